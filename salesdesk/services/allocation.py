@@ -1,0 +1,379 @@
+"""Who gets which lead: Next (a rep pulls) and routing (leads pushed as they arrive).
+
+Next, in one write transaction:
+
+1. lock the rep's own ``users`` row (PostgreSQL ``FOR UPDATE``; on SQLite the
+   whole transaction holds the write lock from ``BEGIN IMMEDIATE``), so two
+   clicks by the same rep — a double-click, two windows — run one after the
+   other and the second sees the first's lead;
+2. check the rep is active, under the cap, and (one-at-a-time mode) has no
+   current lead still waiting for an action;
+3. hand back the rep's own oldest due call back, if any;
+4. otherwise claim the best pool lead with one conditional
+   ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) … RETURNING``,
+   so concurrent reps each skip the rows the others are taking;
+5. write the ``claimed`` event.
+
+Weighted routing uses smooth weighted round robin (the nginx algorithm): each
+member's running weight grows by its share, the largest is chosen and pays back
+the total. Shares are exact over every window of ``sum(weights)`` leads rather
+than only on average — no dice. Round robin hands each lead to the member
+served longest ago, skipping members who are full. The routing state is stored
+on ``pool_members`` so every client continues the same sequence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, literal_column, or_, select, union_all, update
+from sqlalchemy.orm import Session
+
+from salesdesk.db import Database
+from salesdesk.models import Lead, LeadStatus, Pool, PoolMember, Routing, User
+from salesdesk.services.auth import require
+from salesdesk.services.errors import CapReachedError, OneAtATimeError
+from salesdesk.services.lifecycle import (
+    LEAD_COLUMNS,
+    current_counts,
+    effective_cap,
+    fetch_lead_row,
+    give_to,
+    record_event,
+    status_is,
+    to_lead_row,
+)
+from salesdesk.services.records import Actor, ClaimResult
+from salesdesk.services.rules import Rules, load_rules
+
+EMPTY_POOL = "No leads are waiting in your pools right now. Try again in a little while."
+NO_POOLS = "You are not a member of any active pool yet. Ask your manager to add you to one."
+
+PUSH_ROUTINGS = (Routing.ROUND_ROBIN.value, Routing.WEIGHTED.value)
+
+
+def claim_next_lead(db: Database, actor: Actor) -> ClaimResult:
+    """Give the rep their next lead: a due call back first, else the best pool lead.
+
+    Raises:
+        CapReachedError, OneAtATimeError: a rule refuses another lead now.
+        NotAllowedError: the account is deactivated.
+    """
+    with db.write() as session:
+        now = db.now()
+        # Lock first: everything after this line sees this rep's latest state.
+        session.execute(select(User).where(User.id == actor.id).with_for_update())
+        user = require(session, actor)  # the row just loaded: no second query
+        rules = load_rules(session)
+        _check_may_take_another(session, user, rules)
+
+        lead_row = _reopen_due_call_back(session, user, now)
+        if lead_row is not None:
+            return ClaimResult(lead=lead_row, message="A call back is due.", from_callback=True)
+
+        pool_ids = _pullable_pools(session, user.id)
+        if not pool_ids:
+            return ClaimResult(lead=None, message=NO_POOLS)
+        cooldown_since = now - timedelta(hours=rules.cooldown_hours)
+        for pool_id in _pools_by_best_head(session, pool_ids, user.id, cooldown_since, rules):
+            row = _claim_from_pool(session, pool_id, user, now, cooldown_since, rules)
+            if row is not None:
+                return ClaimResult(lead=row, message="")
+        return ClaimResult(lead=None, message=EMPTY_POOL)
+
+
+def _check_may_take_another(session: Session, user: User, rules: Rules) -> None:
+    held, waiting_id = session.execute(
+        select(
+            func.count(),
+            func.min(Lead.id).filter(
+                or_(Lead.last_action_at.is_(None), Lead.last_action_at < Lead.assigned_at)
+            ),
+        ).where(Lead.owner_id == user.id, status_is(LeadStatus.CURRENT))
+    ).one()
+    cap = effective_cap(user, rules)
+    if held >= cap:
+        raise CapReachedError(held, cap)
+    if rules.one_at_a_time and waiting_id is not None:
+        waiting = fetch_lead_row(session, waiting_id)
+        raise OneAtATimeError(waiting.name if waiting else f"lead #{waiting_id}")
+
+
+def _reopen_due_call_back(session: Session, user: User, now: datetime) -> Any:
+    due = (
+        select(Lead.id)
+        .where(
+            Lead.owner_id == user.id,
+            status_is(LeadStatus.CALLBACK),
+            Lead.call_back_at <= now,
+        )
+        .order_by(Lead.call_back_at, Lead.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    lead_id = session.execute(
+        update(Lead)
+        .where(Lead.id == due, status_is(LeadStatus.CALLBACK))
+        .values(status=LeadStatus.CURRENT.value)
+        .returning(Lead.id)
+    ).scalar_one_or_none()
+    if lead_id is None:
+        return None
+    record_event(
+        session,
+        lead_id=lead_id,
+        actor_id=user.id,
+        kind="call_back_due",
+        at=now,
+        from_status=LeadStatus.CALLBACK.value,
+        to_status=LeadStatus.CURRENT.value,
+        from_owner_id=user.id,
+        to_owner_id=user.id,
+    )
+    return fetch_lead_row(session, lead_id)
+
+
+def _pullable_pools(session: Session, user_id: int) -> list[int]:
+    """Active pools the rep belongs to whose leads wait for Next (all but manual)."""
+    return list(
+        session.scalars(
+            select(PoolMember.pool_id)
+            .join(Pool, Pool.id == PoolMember.pool_id)
+            .where(
+                PoolMember.user_id == user_id,
+                Pool.active.is_(True),
+                Pool.routing != Routing.MANUAL.value,
+            )
+            .order_by(PoolMember.position, PoolMember.pool_id)
+        )
+    )
+
+
+def _claim_order(rules: Rules) -> list[Any]:
+    if rules.pool_order == "oldest_first":
+        return [Lead.priority.desc(), Lead.score.desc(), Lead.created_at.asc(), Lead.id.asc()]
+    return [Lead.priority.desc(), Lead.score.desc(), Lead.created_at.desc(), Lead.id.desc()]
+
+
+def _not_cooling_down(user_id: int, since: datetime) -> Any:
+    return or_(
+        Lead.previous_owner_id.is_(None),
+        Lead.previous_owner_id != user_id,
+        Lead.released_at <= since,
+    )
+
+
+def _candidates(pool_id: int, user_id: int, since: datetime, rules: Rules) -> Any:
+    return (
+        select(Lead.id, Lead.priority, Lead.score, Lead.created_at)
+        .where(
+            Lead.pool_id == pool_id, status_is(LeadStatus.POOL), _not_cooling_down(user_id, since)
+        )
+        .order_by(*_claim_order(rules))
+        .limit(1)
+    )
+
+
+def _pools_by_best_head(
+    session: Session, pool_ids: list[int], user_id: int, since: datetime, rules: Rules
+) -> list[int]:
+    """Order the rep's pools by the lead each would give, best first.
+
+    Each pool's head comes from its own index (one short scan per pool), so a
+    rep in several pools costs a few index probes, never a sort of the pool.
+    """
+    if len(pool_ids) == 1:
+        return pool_ids
+    heads = union_all(
+        *(
+            _candidates(pid, user_id, since, rules)
+            .add_columns(literal_column(str(pid)).label("head_pool"))
+            .subquery()
+            .select()
+            for pid in pool_ids
+        )
+    ).subquery()
+    sign = -1 if rules.pool_order == "oldest_first" else 1
+    ranked = session.execute(
+        select(heads.c.head_pool, heads.c.priority, heads.c.score, heads.c.created_at, heads.c.id)
+    ).all()
+    ranked.sort(
+        key=lambda r: (r.priority, r.score, sign * r.created_at.timestamp(), sign * r.id),
+        reverse=True,
+    )
+    ordered = [r.head_pool for r in ranked]
+    return ordered + [p for p in pool_ids if p not in ordered]
+
+
+def _claim_from_pool(
+    session: Session, pool_id: int, user: User, now: datetime, since: datetime, rules: Rules
+) -> Any:
+    candidate = (
+        _candidates(pool_id, user.id, since, rules)
+        .with_only_columns(Lead.id)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    pool_name = select(Pool.name).where(Pool.id == Lead.pool_id).scalar_subquery()
+    row = (
+        session.execute(
+            update(Lead)
+            .where(Lead.id == candidate, status_is(LeadStatus.POOL))
+            .values(
+                status=LeadStatus.CURRENT.value,
+                owner_id=user.id,
+                assigned_at=now,
+                call_back_at=None,
+            )
+            .returning(*LEAD_COLUMNS, pool_name.label("pool_name"))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    record_event(
+        session,
+        lead_id=row["id"],
+        actor_id=user.id,
+        kind="claimed",
+        at=now,
+        from_status=LeadStatus.POOL.value,
+        to_status=LeadStatus.CURRENT.value,
+        to_owner_id=user.id,
+        details={"pool_id": pool_id},
+    )
+    return to_lead_row({**row, "owner_name": user.display_name})
+
+
+# --- routing -------------------------------------------------------------------
+
+
+def route_waiting_leads(
+    session: Session,
+    pool_id: int,
+    now: datetime,
+    rules: Rules,
+    actor_id: int | None = None,
+    lead_ids: list[int] | None = None,
+) -> int:
+    """Push a round-robin or weighted pool's waiting leads to its members.
+
+    Runs inside the caller's transaction. Members who are inactive, at their
+    cap or have a zero share are skipped; leads left over (everyone full) keep
+    waiting in the pool for the next run or for Next. Returns how many moved.
+    """
+    pool = session.execute(
+        select(Pool).where(Pool.id == pool_id).with_for_update()
+    ).scalar_one_or_none()
+    if pool is None or not pool.active or pool.routing not in PUSH_ROUTINGS:
+        return 0
+    members = session.execute(
+        select(PoolMember, User)
+        .join(User, User.id == PoolMember.user_id)
+        .where(PoolMember.pool_id == pool_id, User.active.is_(True), PoolMember.weight > 0)
+        .order_by(PoolMember.position, PoolMember.user_id)
+        .with_for_update()
+    ).all()
+    if not members:
+        return 0
+    weighted = pool.routing == Routing.WEIGHTED.value
+    counts = current_counts(session, [u.id for _, u in members])
+    caps = {u.id: effective_cap(u, rules) for _, u in members}
+
+    query = (
+        select(Lead)
+        .where(Lead.pool_id == pool_id, status_is(LeadStatus.POOL))
+        .order_by(Lead.priority.desc(), Lead.id)  # urgent first, then in order of arrival
+        .with_for_update(skip_locked=True)
+    )
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(lead_ids))
+    since = now - timedelta(hours=rules.cooldown_hours)
+    routed = 0
+    for lead in session.scalars(query):
+        eligible = [
+            (m, u)
+            for m, u in members
+            if counts[u.id] < caps[u.id]
+            and not (
+                lead.previous_owner_id == u.id and lead.released_at and lead.released_at > since
+            )
+        ]
+        if not eligible:
+            if all(counts[u.id] >= caps[u.id] for _, u in members):
+                break  # everyone is full: the rest keep waiting
+            continue
+        member, user = _pick_member(eligible, weighted)
+        give_to(
+            session,
+            lead,
+            user.id,
+            kind="routed",
+            actor_id=actor_id,
+            at=now,
+            details={"pool_id": pool_id, "routing": pool.routing},
+        )
+        counts[user.id] += 1
+        routed += 1
+    return routed
+
+
+def _pick_member(
+    eligible: list[tuple[PoolMember, User]], weighted: bool
+) -> tuple[PoolMember, User]:
+    """Choose who gets the next pushed lead; updates the stored routing state.
+
+    Round robin: the member served longest ago (``current_weight`` holds a
+    "last served" counter), so a member skipped while full simply takes their
+    turn when they have room again. Weighted: smooth weighted round robin over
+    the members who have room.
+    """
+    if not weighted:
+        chosen = min(eligible, key=lambda mu: mu[0].current_weight)
+        chosen[0].current_weight = max(m.current_weight for m, _ in eligible) + 1
+        return chosen
+    total = sum(m.weight for m, _ in eligible)
+    for m, _ in eligible:
+        m.current_weight += m.weight
+    chosen = max(eligible, key=lambda mu: mu[0].current_weight)
+    chosen[0].current_weight -= total
+    return chosen
+
+
+def route_new_leads(
+    session: Session,
+    lead_ids_by_pool: dict[int, list[int]],
+    now: datetime,
+    rules: Rules,
+    actor_id: int | None,
+) -> int:
+    """Route freshly created leads in push pools (a no-op for next and manual pools)."""
+    pushed = session.scalars(
+        select(Pool.id).where(
+            Pool.id.in_(list(lead_ids_by_pool)), Pool.routing.in_(PUSH_ROUTINGS), Pool.active
+        )
+    ).all()
+    return sum(
+        route_waiting_leads(session, pid, now, rules, actor_id, lead_ids_by_pool[pid])
+        for pid in pushed
+    )
+
+
+def push_pool_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Pool.id).where(Pool.routing.in_(PUSH_ROUTINGS), Pool.active.is_(True))
+        )
+    )
+
+
+__all__ = [
+    "EMPTY_POOL",
+    "NO_POOLS",
+    "claim_next_lead",
+    "push_pool_ids",
+    "route_new_leads",
+    "route_waiting_leads",
+]

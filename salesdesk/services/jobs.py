@@ -1,0 +1,147 @@
+"""Work that runs on a clock rather than on a click.
+
+:func:`run_due_jobs` is one transaction that
+
+* brings call backs that have come due back into their owner's Current list,
+  with the reminder the rules ask for (in-app, or an email to the rep);
+* returns leads to the pool when the keep period is over or nothing has been
+  done with them for the idle limit (the former owner is remembered, so the
+  cooldown keeps Next from handing the lead straight back);
+* pushes waiting leads in round-robin and weighted pools to members who have
+  room again.
+
+``salesdesk worker`` calls it for a team on PostgreSQL; the desktop client
+calls it itself on the embedded SQLite default. On PostgreSQL only one runner
+acts at a time (a transaction-scoped advisory lock; a second runner skips the
+round rather than doing the work twice). On SQLite ``BEGIN IMMEDIATE`` already
+lets one writer in at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from salesdesk.db import Database
+from salesdesk.models import Lead, LeadStatus, User
+from salesdesk.services import mail
+from salesdesk.services.allocation import push_pool_ids, route_waiting_leads
+from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
+from salesdesk.services.notifications import notify
+from salesdesk.services.records import JobsSummary
+from salesdesk.services.rules import Rules, load_rules
+
+# Any fixed 64-bit number; names the "jobs runner" advisory lock on PostgreSQL.
+JOBS_LOCK_KEY = 0x5A1E5DE5C0B5
+BATCH = 500
+
+
+def run_due_jobs(db: Database) -> JobsSummary:
+    with db.write() as session:
+        if db.dialect == "postgresql" and not session.scalar(
+            select(func.pg_try_advisory_xact_lock(JOBS_LOCK_KEY))
+        ):
+            return JobsSummary()  # another runner holds the lock this round
+        now = db.now()
+        rules = load_rules(session)
+        return JobsSummary(
+            callbacks_due=_call_backs_due(session, now, rules),
+            expired=_release_held(session, now, rules, kind="expired"),
+            idle=_release_held(session, now, rules, kind="idle"),
+            routed=sum(
+                route_waiting_leads(session, pid, now, rules) for pid in push_pool_ids(session)
+            ),
+        )
+
+
+def _call_backs_due(session: Session, now: datetime, rules: Rules) -> int:
+    due = session.scalars(
+        select(Lead)
+        .where(status_is(LeadStatus.CALLBACK), Lead.call_back_at <= now)
+        .order_by(Lead.call_back_at, Lead.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for lead in due:
+        lead.status = LeadStatus.CURRENT.value
+        record_event(
+            session,
+            lead_id=lead.id,
+            actor_id=None,
+            kind="call_back_due",
+            at=now,
+            from_status=LeadStatus.CALLBACK.value,
+            to_status=LeadStatus.CURRENT.value,
+            from_owner_id=lead.owner_id,
+            to_owner_id=lead.owner_id,
+        )
+        _remind(session, lead, now, rules)
+    return len(due)
+
+
+def _remind(session: Session, lead: Lead, now: datetime, rules: Rules) -> None:
+    rep = session.get(User, lead.owner_id) if lead.owner_id else None
+    if rep is None:
+        return
+    when = lead.call_back_at.strftime("%H:%M") if lead.call_back_at else ""
+    name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
+    if rules.callback_reminder == "email" and rep.email:
+        context = mail.lead_context(lead, rep, rules.company_name)
+        context["call_back_at"] = f"{when} UTC"
+        mail.enqueue(
+            session,
+            template="call_back_reminder",
+            to=[rep.email],
+            context=context,
+            now=now,
+            lead_id=lead.id,
+        )
+    else:
+        notify(
+            session, rep.id, "call_back_due", f"Call back due: {name} ({when} UTC)", now, lead.id
+        )
+
+
+def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> int:
+    """Return current leads whose keep period (``expired``) or idle limit (``idle``) is over.
+
+    The keep period runs from the later of assignment and the last call back
+    date (a call back extends the hold); the idle limit from the latest of
+    those and the last action.
+    """
+    days = rules.keep_days if kind == "expired" else rules.idle_days
+    if days <= 0:
+        return 0
+    cutoff = now - timedelta(days=days)
+    candidates = session.scalars(
+        select(Lead)
+        .where(status_is(LeadStatus.CURRENT), Lead.assigned_at < cutoff)
+        .order_by(Lead.assigned_at, Lead.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    released = 0
+    for lead in candidates:
+        marks = [lead.assigned_at, lead.call_back_at]
+        if kind == "idle":
+            marks.append(lead.last_action_at)
+        latest = max(m for m in marks if m is not None)
+        if latest >= cutoff:
+            continue
+        former = lead.owner_id
+        release_to_pool(session, lead, kind=kind, actor_id=None, at=now, details={"days": days})
+        if former is not None:
+            name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
+            why = "the keep period ended" if kind == "expired" else f"no action for {days} days"
+            notify(
+                session,
+                former,
+                "reassigned_away",
+                f"{name} went back to the pool ({why})",
+                now,
+                lead.id,
+            )
+        released += 1
+    return released

@@ -1,0 +1,279 @@
+"""The building blocks every lead transition shares, used inside a transaction.
+
+Service modules (allocation, actions, leads, jobs) compose these; none of them
+opens a transaction itself. Keeping each state change in one function here is
+what makes "every transition writes its event" true by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, literal_column, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session, aliased
+
+from salesdesk.models import Lead, LeadEvent, LeadStatus, Note, Pool, User
+from salesdesk.services.records import EventRow, LeadDetail, LeadRow, NoteRow
+from salesdesk.services.rules import Rules
+
+Owner = aliased(User, name="owner")
+
+LEAD_COLUMNS = (
+    Lead.id,
+    Lead.first_name,
+    Lead.last_name,
+    Lead.company,
+    Lead.email,
+    Lead.phone,
+    Lead.source,
+    Lead.score,
+    Lead.priority,
+    Lead.status,
+    Lead.pool_id,
+    Lead.owner_id,
+    Lead.created_at,
+    Lead.assigned_at,
+    Lead.last_action_at,
+    Lead.last_contacted_at,
+    Lead.call_back_at,
+    Lead.email_confirmed_at,
+    Lead.appointment_at,
+    Lead.dead_at,
+    Lead.tags,
+)
+
+
+def status_is(status: LeadStatus) -> Any:
+    """``leads.status = '<status>'`` with the value inlined, not bound.
+
+    The claim indexes are partial (``WHERE status = 'pool'``); SQLite and
+    PostgreSQL's generic prepared plans only use them when the query carries
+    the same literal.
+    """
+    return Lead.status == literal_column(f"'{status.value}'")
+
+
+def lead_rows() -> Select[Any]:
+    """Lead columns with the pool's and the owner's names, ready for :func:`to_lead_row`."""
+    return (
+        select(
+            *LEAD_COLUMNS,
+            Pool.name.label("pool_name"),
+            Owner.display_name.label("owner_name"),
+        )
+        .select_from(Lead)
+        .outerjoin(Pool, Pool.id == Lead.pool_id)
+        .outerjoin(Owner, Owner.id == Lead.owner_id)
+    )
+
+
+def to_lead_row(row: RowMapping) -> LeadRow:
+    return LeadRow(
+        id=row["id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        company=row["company"],
+        email=row["email"],
+        phone=row["phone"],
+        source=row["source"],
+        score=row["score"],
+        priority=row["priority"],
+        status=row["status"],
+        pool_id=row["pool_id"],
+        pool_name=row["pool_name"],
+        owner_id=row["owner_id"],
+        owner_name=row["owner_name"],
+        created_at=row["created_at"],
+        assigned_at=row["assigned_at"],
+        last_action_at=row["last_action_at"],
+        last_contacted_at=row["last_contacted_at"],
+        call_back_at=row["call_back_at"],
+        email_confirmed_at=row["email_confirmed_at"],
+        appointment_at=row["appointment_at"],
+        dead_at=row["dead_at"],
+        tags=tuple(row["tags"] or ()),
+    )
+
+
+def fetch_lead_row(session: Session, lead_id: int) -> LeadRow | None:
+    row = session.execute(lead_rows().where(Lead.id == lead_id)).mappings().first()
+    return to_lead_row(row) if row else None
+
+
+def fetch_lead_rows(session: Session, lead_ids: Sequence[int]) -> list[LeadRow]:
+    rows = session.execute(lead_rows().where(Lead.id.in_(lead_ids))).mappings()
+    by_id = {r["id"]: to_lead_row(r) for r in rows}
+    return [by_id[i] for i in lead_ids if i in by_id]
+
+
+def record_event(
+    session: Session,
+    *,
+    lead_id: int | None,
+    actor_id: int | None,
+    kind: str,
+    at: datetime,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    from_owner_id: int | None = None,
+    to_owner_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.execute(
+        insert(LeadEvent).values(
+            lead_id=lead_id,
+            actor_id=actor_id,
+            kind=kind,
+            at=at,
+            from_status=from_status,
+            to_status=to_status,
+            from_owner_id=from_owner_id,
+            to_owner_id=to_owner_id,
+            details=details or {},
+        )
+    )
+
+
+def transition(
+    session: Session,
+    lead: Lead,
+    *,
+    kind: str,
+    actor_id: int | None,
+    at: datetime,
+    status: LeadStatus | None = None,
+    owner_id: int | None | type[Ellipsis] = Ellipsis,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move ``lead`` to a new status and/or owner and write the event for it.
+
+    ``owner_id`` left as ``...`` keeps the owner. Leaving an owner records who
+    had it and when (the cooldown reads that); gaining one stamps ``assigned_at``.
+    """
+    from_status, from_owner = lead.status, lead.owner_id
+    if status is not None:
+        lead.status = status.value
+    if owner_id is not Ellipsis and owner_id != from_owner:
+        if from_owner is not None:
+            lead.previous_owner_id = from_owner
+            lead.released_at = at
+        lead.owner_id = owner_id  # type: ignore[assignment]
+        lead.assigned_at = at if owner_id is not None else None
+    record_event(
+        session,
+        lead_id=lead.id,
+        actor_id=actor_id,
+        kind=kind,
+        at=at,
+        from_status=from_status,
+        to_status=lead.status,
+        from_owner_id=from_owner,
+        to_owner_id=lead.owner_id,
+        details=details,
+    )
+
+
+def release_to_pool(
+    session: Session,
+    lead: Lead,
+    *,
+    kind: str,
+    actor_id: int | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Back to the pool: no owner, no pending call back."""
+    lead.call_back_at = None
+    transition(
+        session,
+        lead,
+        kind=kind,
+        actor_id=actor_id,
+        at=at,
+        status=LeadStatus.POOL,
+        owner_id=None,
+        details=details,
+    )
+
+
+def give_to(
+    session: Session,
+    lead: Lead,
+    owner_id: int,
+    *,
+    kind: str,
+    actor_id: int | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Make ``owner_id`` the holder of ``lead`` as a current lead."""
+    lead.call_back_at = None
+    transition(
+        session,
+        lead,
+        kind=kind,
+        actor_id=actor_id,
+        at=at,
+        status=LeadStatus.CURRENT,
+        owner_id=owner_id,
+        details=details,
+    )
+
+
+def effective_cap(user: User, rules: Rules) -> int:
+    return user.cap if user.cap is not None else rules.cap
+
+
+def current_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
+    """How many current leads each user holds (the cap counts these)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Lead.owner_id, func.count())
+        .where(Lead.owner_id.in_(ids), status_is(LeadStatus.CURRENT))
+        .group_by(Lead.owner_id)
+    )
+    counts = dict.fromkeys(ids, 0)
+    counts.update({owner: n for owner, n in rows})
+    return counts
+
+
+def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
+    """A lead with its custom fields, notes and full history (every owner's)."""
+    custom = session.scalar(select(Lead.custom).where(Lead.id == lead_row.id)) or {}
+    author = aliased(User)
+    notes = session.execute(
+        select(Note.id, Note.at, author.display_name, Note.body)
+        .outerjoin(author, author.id == Note.author_id)
+        .where(Note.lead_id == lead_row.id)
+        .order_by(Note.at, Note.id)
+    )
+    actor, from_owner, to_owner = aliased(User), aliased(User), aliased(User)
+    events = session.execute(
+        select(
+            LeadEvent.id,
+            LeadEvent.kind,
+            LeadEvent.at,
+            actor.display_name,
+            LeadEvent.from_status,
+            LeadEvent.to_status,
+            from_owner.display_name,
+            to_owner.display_name,
+            LeadEvent.details,
+        )
+        .outerjoin(actor, actor.id == LeadEvent.actor_id)
+        .outerjoin(from_owner, from_owner.id == LeadEvent.from_owner_id)
+        .outerjoin(to_owner, to_owner.id == LeadEvent.to_owner_id)
+        .where(LeadEvent.lead_id == lead_row.id)
+        .order_by(LeadEvent.at, LeadEvent.id)
+    )
+    return LeadDetail(
+        lead=lead_row,
+        custom=dict(custom),
+        notes=tuple(NoteRow(*n) for n in notes),
+        history=tuple(EventRow(*e[:8], details=dict(e[8] or {})) for e in events),
+    )

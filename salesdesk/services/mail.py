@@ -1,0 +1,203 @@
+"""Email templates and the transactional outbox.
+
+Templates are rendered in Jinja2's sandbox with ``StrictUndefined``; the merge
+fields a template may use are a fixed list per template, and a template that
+names any other field is refused when it is saved or loaded — never when a rep
+clicks. An action that sends mail calls :func:`enqueue` inside its own
+transaction, so the email exists exactly when the action does; delivery is the
+sender's job (``services/sender.py``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from salesdesk.db import Database
+from salesdesk.models import EmailTemplate, Lead, OutboxMessage, OutboxStatus, User
+from salesdesk.services.auth import ADMINS, MANAGERS, require
+from salesdesk.services.errors import NotFoundError, ValidationError
+from salesdesk.services.records import Actor
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
+
+LEAD_FIELDS = ("first_name", "last_name", "company", "email", "phone", "source")
+COMMON_FIELDS = ("rep_name", "rep_email", "company_name")
+
+# The merge fields each template may use: what the settings dialog offers.
+TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "confirmation": LEAD_FIELDS + COMMON_FIELDS,
+    "appointment": LEAD_FIELDS + COMMON_FIELDS + ("appointment_at",),
+    "call_back_reminder": LEAD_FIELDS + COMMON_FIELDS + ("call_back_at",),
+    "assigned": LEAD_FIELDS + COMMON_FIELDS,
+    "digest": COMMON_FIELDS + ("items",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateDetail:
+    name: str
+    subject: str
+    body_text: str
+    body_html: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=1)
+def _html_env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+def default_template(name: str) -> TemplateDetail:
+    folder = TEMPLATE_DIR / name
+    if name not in TEMPLATE_FIELDS or not folder.is_dir():
+        raise NotFoundError(f"There is no email template called '{name}'.")
+
+    def read(part: str) -> str:
+        path = folder / part
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    return TemplateDetail(
+        name=name,
+        subject=read("subject.txt").strip(),
+        body_text=read("body.txt"),
+        body_html=read("body.html"),
+        fields=TEMPLATE_FIELDS[name],
+    )
+
+
+def check_template(name: str, subject: str, body_text: str, body_html: str) -> None:
+    """Refuse a template with a syntax error or a merge field it may not use."""
+    allowed = set(TEMPLATE_FIELDS.get(name, ()))
+    for part, source in (("subject", subject), ("text body", body_text), ("HTML body", body_html)):
+        try:
+            used = meta.find_undeclared_variables(_env().parse(source))
+        except TemplateSyntaxError as exc:
+            raise ValidationError(
+                f"The {part} has a mistake on line {exc.lineno}: {exc.message}", field=part
+            ) from None
+        unknown = sorted(used - allowed)
+        if unknown:
+            listed = ", ".join("{{ " + f + " }}" for f in sorted(allowed))
+            raise ValidationError(
+                f"The {part} uses an unknown field {{{{ {unknown[0]} }}}}. "
+                f"Fields you can use here: {listed}.",
+                field=part,
+            )
+    if not subject.strip():
+        raise ValidationError("The subject must not be empty.", field="subject")
+
+
+def load_template(session: Session, name: str) -> TemplateDetail:
+    """The saved template, else the shipped default; checked either way."""
+    row = session.scalar(select(EmailTemplate).where(EmailTemplate.name == name))
+    if row is None:
+        detail = default_template(name)
+    else:
+        detail = TemplateDetail(
+            name, row.subject, row.body_text, row.body_html, TEMPLATE_FIELDS[name]
+        )
+    check_template(detail.name, detail.subject, detail.body_text, detail.body_html)
+    return detail
+
+
+def render(template: TemplateDetail, context: dict[str, Any]) -> RenderedMessage:
+    values = {f: context.get(f, "") for f in template.fields}
+    values = {k: ("" if v is None else v) for k, v in values.items()}
+    subject = _env().from_string(template.subject).render(values)
+    return RenderedMessage(
+        subject=" ".join(subject.split()),  # a header is one line
+        body_text=_env().from_string(template.body_text).render(values),
+        body_html=_html_env().from_string(template.body_html).render(values)
+        if template.body_html
+        else "",
+    )
+
+
+def lead_context(lead: Lead, rep: User | None, company_name: str) -> dict[str, Any]:
+    context: dict[str, Any] = {f: getattr(lead, f) or "" for f in LEAD_FIELDS}
+    context["rep_name"] = rep.display_name if rep else ""
+    context["rep_email"] = (rep.email or "") if rep else ""
+    context["company_name"] = company_name
+    return context
+
+
+def enqueue(
+    session: Session,
+    *,
+    template: str,
+    to: list[str] | tuple[str, ...],
+    context: dict[str, Any],
+    now: datetime,
+    lead_id: int | None = None,
+) -> str:
+    """Write one rendered email to the outbox in the caller's transaction.
+
+    Returns its Message-ID, fixed now so a retried delivery is recognisably the
+    same message.
+    """
+    rendered = render(load_template(session, template), context)
+    message_id = f"<{uuid.uuid4().hex}@salesdesk>"
+    session.execute(
+        insert(OutboxMessage).values(
+            message_id=message_id,
+            template=template,
+            lead_id=lead_id,
+            to_address=", ".join(to),
+            subject=rendered.subject,
+            body_text=rendered.body_text,
+            body_html=rendered.body_html,
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    return message_id
+
+
+# --- templates as the settings dialog edits them -------------------------------
+
+
+def list_templates(db: Database, actor: Actor) -> list[TemplateDetail]:
+    with db.read() as session:
+        require(session, actor, MANAGERS)
+        return [load_template(session, name) for name in TEMPLATE_FIELDS]
+
+
+def save_template(
+    db: Database, actor: Actor, name: str, subject: str, body_text: str, body_html: str
+) -> TemplateDetail:
+    if name not in TEMPLATE_FIELDS:
+        raise NotFoundError(f"There is no email template called '{name}'.")
+    check_template(name, subject, body_text, body_html)
+    with db.write() as session:
+        require(session, actor, ADMINS)
+        row = session.scalar(select(EmailTemplate).where(EmailTemplate.name == name))
+        if row is None:
+            row = EmailTemplate(name=name)
+            session.add(row)
+        row.subject, row.body_text, row.body_html = subject, body_text, body_html
+        row.updated_at = db.now()
+        return TemplateDetail(name, subject, body_text, body_html, TEMPLATE_FIELDS[name])

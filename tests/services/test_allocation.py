@@ -1,0 +1,195 @@
+"""Next (claim_next_lead) and push routing, on both engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesdesk.models import Routing
+from salesdesk.services import actions, allocation, leads, rules, team
+from salesdesk.services.errors import CapReachedError, NotAllowedError, OneAtATimeError
+
+
+def test_next_gives_the_best_lead_and_stamps_it(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1, score=10)
+    best = floor.leads(pool, 1, score=90)[0]
+    floor.leads(pool, 1, score=50)
+
+    result = allocation.claim_next_lead(db, alice)
+
+    assert result.lead is not None
+    assert result.lead.id == best
+    assert result.lead.status == "current"
+    assert result.lead.owner_id == alice.id
+    assert result.lead.owner_name == "Alice"
+    assert result.lead.pool_name == "Inbound"
+    assert result.lead.assigned_at == clock.now
+    history = leads.get_lead(db, alice, best).history
+    assert [e.kind for e in history] == ["created", "claimed"]
+    assert history[-1].to_owner_name == "Alice"
+
+
+def test_priority_beats_score_and_order_rule_picks_newest_or_oldest(db, floor, clock):
+    alice = floor.rep("alice", cap=10)
+    pool = floor.pool(members=[alice])
+    old = floor.leads(pool, 1)[0]
+    clock.advance(minutes=5)
+    new = floor.leads(pool, 1)[0]
+    clock.advance(minutes=5)
+    urgent = floor.leads(pool, 1, priority=1, score=0)[0]
+
+    assert allocation.claim_next_lead(db, alice).lead.id == urgent
+    assert allocation.claim_next_lead(db, alice).lead.id == new  # newest first by default
+
+    rules.update_rules(db, floor.admin, {"pool_order": "oldest_first"})
+    floor.leads(pool, 1)
+    assert allocation.claim_next_lead(db, alice).lead.id == old
+
+
+def test_empty_pool_says_so_without_an_error(db, floor):
+    alice = floor.rep("alice")
+    floor.pool(members=[alice])
+    result = allocation.claim_next_lead(db, alice)
+    assert result.lead is None
+    assert result.message == allocation.EMPTY_POOL
+
+
+def test_rep_without_pools_is_told_to_ask_a_manager(db, floor):
+    alice = floor.rep("alice")
+    result = allocation.claim_next_lead(db, alice)
+    assert result.lead is None
+    assert "not a member of any active pool" in result.message
+
+
+def test_cap_refuses_with_a_plain_message(db, floor):
+    alice = floor.rep("alice", cap=2)
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 5)
+    allocation.claim_next_lead(db, alice)
+    allocation.claim_next_lead(db, alice)
+    with pytest.raises(CapReachedError, match="You hold 2 current leads — the most allowed is 2"):
+        allocation.claim_next_lead(db, alice)
+
+
+def test_floor_cap_applies_when_the_rep_has_none(db, floor):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    rules.update_rules(db, floor.admin, {"cap": 1})
+    allocation.claim_next_lead(db, alice)
+    with pytest.raises(CapReachedError):
+        allocation.claim_next_lead(db, alice)
+
+
+def test_one_at_a_time_needs_the_current_lead_actioned(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    rules.update_rules(db, floor.admin, {"one_at_a_time": True})
+    first = allocation.claim_next_lead(db, alice).lead
+    with pytest.raises(OneAtATimeError, match="Finish your current lead first"):
+        allocation.claim_next_lead(db, alice)
+    clock.advance(minutes=1)
+    actions.confirm_email(db, alice, first.id)  # actioned, though it stays Current
+    assert allocation.claim_next_lead(db, alice).lead is not None
+
+
+def test_inactive_pool_and_manual_pool_give_nothing(db, floor):
+    alice = floor.rep("alice")
+    paused = floor.pool("Paused", members=[alice])
+    manual = floor.pool("Hand-picked", routing=Routing.MANUAL.value, members=[alice])
+    floor.leads(paused, 2)
+    floor.leads(manual, 2)
+    team.update_pool(db, floor.admin, paused.id, active=False)
+    result = allocation.claim_next_lead(db, alice)
+    assert result.lead is None
+
+
+def test_deactivated_rep_is_refused(db, floor):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 2)
+    team.deactivate_user(db, floor.admin, alice.id)
+    with pytest.raises(NotAllowedError, match="deactivated"):
+        allocation.claim_next_lead(db, alice)
+
+
+def test_due_call_back_comes_before_pool_leads(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now.replace(hour=15))
+    assert allocation.claim_next_lead(db, alice).lead.id != lead.id  # not due yet
+
+    clock.advance(hours=7)
+    result = allocation.claim_next_lead(db, alice)
+    assert result.from_callback
+    assert result.lead.id == lead.id
+    assert result.lead.status == "current"
+
+
+def test_a_lead_that_left_a_rep_is_not_handed_straight_back(db, floor, clock):
+    alice = floor.rep("alice")
+    bob = floor.rep("bob")
+    pool = floor.pool(members=[alice, bob])
+    only = floor.leads(pool, 1)[0]
+    assert allocation.claim_next_lead(db, alice).lead.id == only
+    leads.return_to_pool(db, floor.manager, [only])
+
+    assert allocation.claim_next_lead(db, alice).lead is None  # cooling down for alice
+    clock.advance(hours=25)
+    assert allocation.claim_next_lead(db, alice).lead.id == only
+
+
+def test_a_rep_in_two_pools_gets_the_best_head_of_either(db, floor):
+    alice = floor.rep("alice")
+    a = floor.pool("A", members=[alice])
+    b = floor.pool("B", members=[alice])
+    floor.leads(a, 2, score=10)
+    best = floor.leads(b, 1, score=99)[0]
+    assert allocation.claim_next_lead(db, alice).lead.id == best
+    ids = {allocation.claim_next_lead(db, alice).lead.id for _ in range(2)}
+    assert len(ids) == 2
+    assert allocation.claim_next_lead(db, alice).lead is None
+
+
+def test_round_robin_pushes_in_turn_and_skips_full_members(db, floor):
+    alice, bob, carol = floor.rep("alice"), floor.rep("bob", cap=1), floor.rep("carol")
+    pool = floor.pool("Webinar", Routing.ROUND_ROBIN.value, members=[alice, bob, carol])
+    ids = floor.leads(pool, 5)
+    owners = [r.owner_name for r in leads.lead_rows_by_id(db, floor.manager, ids)]
+    assert owners == ["Alice", "Bob", "Carol", "Alice", "Carol"]
+
+
+def test_weighted_shares_are_exact_over_time(db, floor):
+    reps = [floor.rep(n, cap=1000) for n in ("alice", "bob", "carol")]
+    pool = floor.pool(
+        "Partners", Routing.WEIGHTED.value, members=dict(zip(reps, [5, 3, 2], strict=True))
+    )
+    ids = []
+    for _ in range(10):  # arrivals in separate batches keep the sequence going
+        ids += floor.leads(pool, 10)
+    owners = [r.owner_id for r in leads.lead_rows_by_id(db, floor.manager, ids)]
+    assert [owners.count(r.id) for r in reps] == [50, 30, 20]
+    # Exact in every window of 10, not only on average.
+    for start in range(0, 100, 10):
+        window = owners[start : start + 10]
+        assert [window.count(r.id) for r in reps] == [5, 3, 2]
+
+
+def test_zero_share_member_gets_nothing_pushed(db, floor):
+    alice, bob = floor.rep("alice"), floor.rep("bob")
+    pool = floor.pool("Partners", Routing.WEIGHTED.value, members={alice: 1, bob: 0})
+    ids = floor.leads(pool, 4)
+    assert {r.owner_id for r in leads.lead_rows_by_id(db, floor.manager, ids)} == {alice.id}
+
+
+def test_leads_wait_when_every_member_is_full(db, floor):
+    alice = floor.rep("alice", cap=1)
+    pool = floor.pool("Webinar", Routing.ROUND_ROBIN.value, members=[alice])
+    ids = floor.leads(pool, 3)
+    statuses = [r.status for r in leads.lead_rows_by_id(db, floor.manager, ids)]
+    assert statuses.count("current") == 1
+    assert statuses.count("pool") == 2
