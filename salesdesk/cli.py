@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from salesdesk import __version__
 from salesdesk.config import Secrets, resolve_database_url, with_password
 from salesdesk.db import Database
@@ -266,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except SalesDeskError as exc:
         print(f"salesdesk: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, DBAPIError) as exc:
+        # The database file's folder is unusable, or the server cannot be reached.
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        first_line = (str(detail).strip().splitlines() or [type(detail).__name__])[0]
+        print(f"salesdesk: cannot open the database: {first_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -38,13 +38,14 @@ def _lock_workable_lead(session: Session, actor: Actor, lead_id: int) -> tuple[L
     if lead is None:
         raise LeadChangedError("This lead no longer exists; a manager may have removed it.")
     is_manager = user.role in (Role.MANAGER.value, Role.ADMIN.value)
+    mine_or_nobodys = lead.owner_id in (None, user.id)
+    if lead.status not in WORKABLE and (mine_or_nobodys or is_manager):
+        raise LeadChangedError(
+            f"This lead is already {_status_words(lead.status)}; nothing was changed."
+        )
     if lead.owner_id != user.id and not is_manager:
         raise LeadChangedError(
             "This lead is no longer yours: it was reassigned or returned to the pool."
-        )
-    if lead.status not in WORKABLE:
-        raise LeadChangedError(
-            f"This lead is already {_status_words(lead.status)}; nothing was changed."
         )
     return lead, user
 

@@ -1,0 +1,98 @@
+"""Clock jobs: call backs coming due, keep period, idle leads, waiting push leads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from salesdesk.models import OutboxMessage, Routing
+from salesdesk.services import actions, allocation, jobs, leads, notifications, rules
+
+
+def test_a_due_call_back_returns_to_current_with_an_in_app_reminder(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1)
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now + timedelta(days=1))
+    assert jobs.run_due_jobs(db).callbacks_due == 0
+
+    clock.advance(days=1)
+    assert jobs.run_due_jobs(db).callbacks_due == 1
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [lead.id]
+    assert leads.my_call_backs(db, alice) == []
+    assert "Call back due" in notifications.list_notifications(db, alice)[0].message
+    assert jobs.run_due_jobs(db).callbacks_due == 0  # once only
+
+
+def test_call_back_reminder_by_email_when_the_rule_says_so(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1)
+    rules.update_rules(db, floor.admin, {"callback_reminder": "email"})
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now + timedelta(hours=2))
+    clock.advance(hours=2)
+    jobs.run_due_jobs(db)
+    with db.read() as session:
+        [message] = session.scalars(select(OutboxMessage)).all()
+    assert message.to_address == "alice@example.com"
+    assert message.template == "call_back_reminder"
+
+
+def test_keep_period_returns_leads_to_the_pool_and_the_cooldown_holds(db, floor, clock):
+    alice, bob = floor.rep("alice"), floor.rep("bob")
+    pool = floor.pool(members=[alice, bob])
+    floor.leads(pool, 1)
+    rules.update_rules(db, floor.admin, {"keep_days": 2, "idle_days": 0})
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.log_contact(db, alice, lead.id)
+    clock.advance(days=1)
+    assert jobs.run_due_jobs(db).expired == 0
+    clock.advance(days=1, seconds=1)
+    assert jobs.run_due_jobs(db).expired == 1
+    assert leads.my_current_leads(db, alice) == []
+    assert allocation.claim_next_lead(db, alice).lead is None  # not straight back to alice
+    assert allocation.claim_next_lead(db, bob).lead.id == lead.id
+    kinds = [e.kind for e in leads.get_lead(db, floor.manager, lead.id).history]
+    assert kinds == ["created", "claimed", "contacted", "expired", "claimed"]
+
+
+def test_idle_leads_go_back_but_actioned_ones_stay(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 2)
+    rules.update_rules(db, floor.admin, {"idle_days": 3, "keep_days": 0})
+    busy = allocation.claim_next_lead(db, alice).lead
+    idle = allocation.claim_next_lead(db, alice).lead
+    clock.advance(days=2)
+    actions.log_contact(db, alice, busy.id)
+    clock.advance(days=1, seconds=1)
+    summary = jobs.run_due_jobs(db)
+    assert (summary.idle, summary.expired) == (1, 0)
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [busy.id]
+    assert leads.lead_rows_by_id(db, floor.manager, [idle.id])[0].status == "pool"
+
+
+def test_a_call_back_extends_the_keep_period(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1)
+    rules.update_rules(db, floor.admin, {"keep_days": 3, "idle_days": 0})
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now + timedelta(days=5))
+    clock.advance(days=5)
+    assert jobs.run_due_jobs(db).callbacks_due == 1
+    assert jobs.run_due_jobs(db).expired == 0  # the clock restarted at the call back
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [lead.id]
+
+
+def test_waiting_push_leads_are_routed_when_a_member_has_room(db, floor):
+    alice = floor.rep("alice", cap=1)
+    pool = floor.pool("Webinar", Routing.ROUND_ROBIN.value, members=[alice])
+    ids = floor.leads(pool, 2)
+    first = leads.my_current_leads(db, alice)[0]
+    actions.make_appointment(db, alice, first.id)
+    assert jobs.run_due_jobs(db).routed == 1
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [i for i in ids if i != first.id]

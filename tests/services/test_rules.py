@@ -1,0 +1,59 @@
+"""Rules: safe defaults, plain refusals, and effect without a restart."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesdesk.services import rules
+from salesdesk.services.errors import NotAllowedError, ValidationError
+
+
+def test_defaults_are_safe(db):
+    r = rules.get_rules(db)
+    assert (r.cap, r.keep_days, r.idle_days, r.dead_policy) == (25, 14, 3, "hide")
+    assert r.one_at_a_time is False and r.admin_emails == ()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"cap": 0}, "Cap on current leads must be from 1 to 1000 (you entered 0)."),
+        ({"cap": "lots"}, "Cap on current leads must be a whole number (you entered 'lots')."),
+        ({"keep_days": -1}, "Keep period (days) must be from 0 to 365"),
+        ({"dead_policy": "burn"}, "Dead-lead policy must be one of 'hide', 'delete'"),
+        ({"admin_emails": "ops@example.com, nope"}, "Not an email address: nope"),
+        ({"one_at_a_time": "yes"}, "One lead at a time must be on or off."),
+        ({"pool_order": "random"}, "Order of the pool must be one of"),
+        ({"warp_speed": 9}, "There is no rule called 'warp_speed'."),
+    ],
+)
+def test_bad_values_are_refused_with_a_plain_message(db, floor, changes, message):
+    with pytest.raises(ValidationError) as refused:
+        rules.update_rules(db, floor.admin, changes)
+    assert message in refused.value.message
+    assert refused.value.field == next(iter(changes))
+    assert rules.get_rules(db) == rules.Rules()  # nothing saved
+
+
+def test_one_bad_value_saves_none_of_the_batch(db, floor):
+    with pytest.raises(ValidationError):
+        rules.update_rules(db, floor.admin, {"cap": 10, "idle_days": 1000})
+    assert rules.get_rules(db).cap == 25
+
+
+def test_saved_rules_are_read_fresh_by_every_client(db, floor):
+    from salesdesk.db import Database
+
+    other_client = Database(db.url.render_as_string(hide_password=False))
+    try:
+        saved = rules.update_rules(db, floor.admin, {"cap": 7, "admin_emails": "a@b.example"})
+        assert saved.cap == 7
+        assert rules.get_rules(other_client).cap == 7
+        assert rules.get_rules(other_client).admin_emails == ("a@b.example",)
+    finally:
+        other_client.dispose()
+
+
+def test_only_admins_change_rules(db, floor):
+    with pytest.raises(NotAllowedError, match="Only an admin"):
+        rules.update_rules(db, floor.manager, {"cap": 5})
