@@ -16,7 +16,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, aliased
 
 from salesdesk.models import Lead, LeadEvent, LeadStatus, Note, Pool, User
-from salesdesk.services.records import EventRow, LeadDetail, LeadRow, NoteRow
+from salesdesk.services.records import (
+    UNCHANGED,
+    EventRow,
+    LeadDetail,
+    LeadRow,
+    NoteRow,
+    Unchanged,
+)
 from salesdesk.services.rules import Rules
 
 Owner = aliased(User, name="owner")
@@ -56,7 +63,7 @@ def status_is(status: LeadStatus) -> Any:
     return Lead.status == literal_column(f"'{status.value}'")
 
 
-def lead_rows() -> Select[Any]:
+def lead_rows() -> Select[*tuple[Any, ...]]:
     """Lead columns with the pool's and the owner's names, ready for :func:`to_lead_row`."""
     return (
         select(
@@ -145,22 +152,22 @@ def transition(
     actor_id: int | None,
     at: datetime,
     status: LeadStatus | None = None,
-    owner_id: int | None | type[Ellipsis] = Ellipsis,
+    owner_id: int | None | Unchanged = UNCHANGED,
     details: dict[str, Any] | None = None,
 ) -> None:
     """Move ``lead`` to a new status and/or owner and write the event for it.
 
-    ``owner_id`` left as ``...`` keeps the owner. Leaving an owner records who
+    ``owner_id`` left as ``UNCHANGED`` keeps the owner. Leaving an owner records who
     had it and when (the cooldown reads that); gaining one stamps ``assigned_at``.
     """
     from_status, from_owner = lead.status, lead.owner_id
     if status is not None:
         lead.status = status.value
-    if owner_id is not Ellipsis and owner_id != from_owner:
+    if owner_id is not UNCHANGED and owner_id != from_owner:
         if from_owner is not None:
             lead.previous_owner_id = from_owner
             lead.released_at = at
-        lead.owner_id = owner_id  # type: ignore[assignment]
+        lead.owner_id = owner_id
         lead.assigned_at = at if owner_id is not None else None
     record_event(
         session,
@@ -238,7 +245,7 @@ def current_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
         .group_by(Lead.owner_id)
     )
     counts = dict.fromkeys(ids, 0)
-    counts.update({owner: n for owner, n in rows})
+    counts.update({owner: n for owner, n in rows if owner is not None})
     return counts
 
 
@@ -275,5 +282,18 @@ def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
         lead=lead_row,
         custom=dict(custom),
         notes=tuple(NoteRow(*n) for n in notes),
-        history=tuple(EventRow(*e[:8], details=dict(e[8] or {})) for e in events),
+        history=tuple(
+            EventRow(
+                id=e[0],
+                kind=e[1],
+                at=e[2],
+                actor_name=e[3],
+                from_status=e[4],
+                to_status=e[5],
+                from_owner_name=e[6],
+                to_owner_name=e[7],
+                details=dict(e[8] or {}),
+            )
+            for e in events
+        ),
     )

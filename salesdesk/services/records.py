@@ -7,9 +7,19 @@ triggers a lazy load. Names end in ``Row`` (one item of a list), ``Detail``
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
+
+
+class _Unchanged(enum.Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED: Final = _Unchanged.UNCHANGED
+"""Default of optional update arguments where ``None`` is a real value (no cap, no owner)."""
+Unchanged = Literal[_Unchanged.UNCHANGED]
 
 
 @dataclass(frozen=True, slots=True)

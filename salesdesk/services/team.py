@@ -17,7 +17,7 @@ from salesdesk.models import Lead, Pool, PoolMember, Role, Routing, User
 from salesdesk.services.auth import ADMINS, MANAGERS, hash_password, require
 from salesdesk.services.errors import NotFoundError, ValidationError
 from salesdesk.services.lifecycle import give_to, release_to_pool
-from salesdesk.services.records import Actor, MemberRow, PoolRow, UserRow
+from salesdesk.services.records import UNCHANGED, Actor, MemberRow, PoolRow, Unchanged, UserRow
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD = 8
@@ -107,7 +107,7 @@ def update_user(
     display_name: str | None = None,
     email: str | None = None,
     role: str | None = None,
-    cap: int | None | type[Ellipsis] = Ellipsis,
+    cap: int | None | Unchanged = UNCHANGED,
 ) -> UserRow:
     with db.write() as session:
         require(session, actor, ADMINS)
@@ -125,9 +125,9 @@ def update_user(
             if user.id == actor.id and role != Role.ADMIN.value:
                 raise ValidationError("You cannot remove your own admin role.", field="role")
             user.role = role
-        if cap is not Ellipsis:
-            _check_cap(cap)  # type: ignore[arg-type]
-            user.cap = cap  # type: ignore[assignment]
+        if cap is not UNCHANGED:
+            _check_cap(cap)
+            user.cap = cap
         return _user_row(user)
 
 
@@ -275,7 +275,7 @@ def update_pool(
     name: str | None = None,
     active: bool | None = None,
     routing: str | None = None,
-    follow_up_days: int | None | type[Ellipsis] = Ellipsis,
+    follow_up_days: int | None | Unchanged = UNCHANGED,
 ) -> PoolRow:
     with db.write() as session:
         require(session, actor, ADMINS)
@@ -296,10 +296,10 @@ def update_pool(
             pool.active = active
         if routing is not None:
             pool.routing = _check_routing(routing)
-        if follow_up_days is not Ellipsis:
-            if follow_up_days is not None and not 1 <= follow_up_days <= 365:  # type: ignore[operator]
+        if follow_up_days is not UNCHANGED:
+            if follow_up_days is not None and not 1 <= follow_up_days <= 365:
                 raise ValidationError("Follow-up reminder must be 1 to 365 days, or off.")
-            pool.follow_up_days = follow_up_days  # type: ignore[assignment]
+            pool.follow_up_days = follow_up_days
         return _pool_row(session, pool)
 
 
@@ -358,9 +358,9 @@ def set_members(
             m.user_id: m
             for m in session.scalars(select(PoolMember).where(PoolMember.pool_id == pool_id))
         }
-        for user_id, member in existing.items():
+        for user_id, old in existing.items():
             if user_id not in weights:
-                session.delete(member)
+                session.delete(old)
         for position, (user_id, weight) in enumerate(weights.items()):
             member = existing.get(user_id)
             if member is None:
