@@ -13,7 +13,8 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:  # the plain `alembic` command, for developers
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = context.get_x_argument(as_dictionary=True).get("url")
+        engine = create_engine(url or config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
         context.configure(
             connection=connection,
