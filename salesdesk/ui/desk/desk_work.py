@@ -1,0 +1,67 @@
+"""What the desk asks the worker thread to do: service calls, composed, never Qt.
+
+Each function here runs on the task runner's one worker. An action is one
+service call (one transaction, done or not done); the reload that follows is
+a second, read-only one, so the window shows the result of the click in the
+same round trip instead of waiting for a second request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from salesdesk.db import Database
+from salesdesk.services import actions, allocation
+from salesdesk.services.desk import DeskSnapshot, load_desk
+from salesdesk.services.records import Actor, ClaimResult
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """An action's own result and the desk as it is right after it."""
+
+    result: Any
+    snapshot: DeskSnapshot
+
+
+def claim_and_load(db: Database, actor: Actor) -> tuple[ClaimResult, DeskSnapshot]:
+    """Next: claim a lead, then the desk with that lead open (search cleared)."""
+    claim = allocation.claim_next_lead(db, actor)
+    lead_id = claim.lead.id if claim.lead else None
+    return claim, load_desk(db, actor, "", lead_id)
+
+
+def act_and_load(
+    db: Database,
+    actor: Actor,
+    action: Callable[..., Any],
+    lead_id: int,
+    args: tuple[Any, ...],
+    search: str,
+    then_open: int | None,
+) -> ActionOutcome:
+    """Run one of the four actions, then load the desk with ``then_open`` on screen.
+
+    When ``then_open`` has meanwhile left the rep's Current list, the first
+    Current lead is opened instead, so the rep always lands on work.
+    """
+    result = action(db, actor, lead_id, *args)
+    snapshot = load_desk(db, actor, search, then_open)
+    if snapshot.detail is None and snapshot.current:
+        snapshot = load_desk(db, actor, search, snapshot.current[0].id)
+    return ActionOutcome(result, snapshot)
+
+
+def contact_and_load(db: Database, actor: Actor, lead_id: int, search: str) -> ActionOutcome:
+    """The phone link was clicked: stamp last contacted and show it."""
+    row = actions.log_contact(db, actor, lead_id)
+    return ActionOutcome(row, load_desk(db, actor, search, lead_id))
+
+
+def note_and_load(
+    db: Database, actor: Actor, lead_id: int, text: str, search: str
+) -> ActionOutcome:
+    note = actions.add_note(db, actor, lead_id, text)
+    return ActionOutcome(note, load_desk(db, actor, search, lead_id))

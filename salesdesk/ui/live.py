@@ -1,0 +1,148 @@
+"""Live views: notice other people's changes, and run the floor's clock on the embedded default.
+
+Every few seconds the watcher asks :func:`salesdesk.services.desk.changes_since`
+(a primary-key probe, the same on SQLite and PostgreSQL) whether anything
+moved, and announces the topics that did; each view decides whether to
+reload. A manager reassigning a rep's lead therefore reaches that rep's desk
+within one poll, with no refresh button pressed.
+
+On the embedded SQLite floor there is no ``salesdesk worker``, so this client
+runs the clock jobs itself (call backs coming due, keep period, routing) and,
+when the mail sender is installed, delivers the outbox — on the same worker
+thread as every other call, so a click never waits behind a second writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from salesdesk.ui.context import LEADS, MY_LEADS, NOTIFICATIONS, AppContext
+from salesdesk.ui.tasks import TaskFailure
+
+log = logging.getLogger("salesdesk.ui.live")
+
+POLL_MS = 2000
+JOBS_MS = 30_000
+
+
+def run_clock_jobs(db: Any) -> Any:
+    """One round of the clock jobs, then the mail sender if it is installed."""
+    from salesdesk.services import jobs
+
+    summary = jobs.run_due_jobs(db)
+    try:
+        from salesdesk.services import sender
+    except ImportError:
+        return summary
+    deliver = getattr(sender, "deliver_due", None)
+    if deliver is not None:
+        deliver(db)
+    return summary
+
+
+class LiveWatcher(QObject):
+    """Polls for changes and (embedded floor) runs the clock jobs.
+
+    Args:
+        context: the signed-in session.
+        poll_ms: how often to ask whether anything changed.
+        jobs_ms: how often to run the clock jobs; 0 never (a team's server runs them).
+    """
+
+    def __init__(
+        self,
+        context: AppContext,
+        poll_ms: int = POLL_MS,
+        jobs_ms: int | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent or context)
+        self._context = context
+        self._marker: int | None = None
+        self._latest_note = 0
+        self._poll_ms = poll_ms
+        self._jobs_ms = (JOBS_MS if context.embedded else 0) if jobs_ms is None else jobs_ms
+        self._timers: list[QTimer] = []
+
+    def start(self) -> None:
+        """Begin polling (and jobs); the first probe only sets the starting point."""
+        if self._timers:
+            return
+        self.poll()
+        self._timers.append(
+            self._context.tasks.repeat(
+                self._poll_ms,
+                self._probe,
+                on_done=self._on_changes,
+                on_error=self._on_error,
+                key="live.poll",
+                parent=self,
+            )
+        )
+        if self._jobs_ms > 0:
+            self.run_jobs()
+            self._timers.append(
+                self._context.tasks.repeat(
+                    self._jobs_ms,
+                    run_clock_jobs,
+                    self._context.db,
+                    on_done=self._on_jobs_done,
+                    on_error=self._on_error,
+                    key="live.jobs",
+                    parent=self,
+                )
+            )
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.stop()
+        self._timers.clear()
+
+    def poll(self) -> None:
+        """Probe now (after a reconnect, or in tests)."""
+        self._context.tasks.submit(
+            self._probe, on_done=self._on_changes, on_error=self._on_error, key="live.poll"
+        )
+
+    def run_jobs(self) -> None:
+        self._context.tasks.submit(
+            run_clock_jobs,
+            self._context.db,
+            on_done=self._on_jobs_done,
+            on_error=self._on_error,
+            key="live.jobs",
+        )
+
+    def _probe(self) -> Any:
+        # Runs on the worker thread; reads two ints set on the main thread.
+        from salesdesk.services.desk import changes_since
+
+        return changes_since(self._context.db, self._context.actor, self._marker, self._latest_note)
+
+    def _on_changes(self, changes: Any) -> None:
+        first = self._marker is None
+        self._marker = changes.marker
+        self._latest_note = changes.latest_note
+        topics = set()
+        if changes.unread != self._context.unread:
+            topics.add(NOTIFICATIONS)
+        self._context.set_unread(changes.unread)
+        if not first:
+            if changes.floor_changed:
+                topics.add(LEADS)
+            if changes.mine_changed:
+                topics.add(MY_LEADS)
+        self._context.announce(topics)
+
+    def _on_jobs_done(self, summary: Any) -> None:
+        if summary != type(summary)():
+            log.info("clock jobs: %s", summary)
+            self.poll()
+
+    def _on_error(self, failure: TaskFailure) -> None:
+        # A lost database is already on the banner; a bug goes to the window.
+        if failure.is_bug:
+            self._context.tasks.failed.emit(failure)
