@@ -233,6 +233,8 @@ class LeadEvent(Base):
         Index("ix_lead_events_lead", "lead_id", "at"),
         Index("ix_lead_events_actor", "actor_id", "at"),
         Index("ix_lead_events_at", "at"),
+        # The assignment digest reads a few kinds over the last hours.
+        Index("ix_lead_events_kind_at", "kind", "at"),
     )
 
 
@@ -310,12 +312,26 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class MailDigest(Base):
+    """When each person was last sent the email digest, and up to when it reported."""
+
+    __tablename__ = "mail_digests"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Events up to this moment were reported (or were too old to report).
+    covered_until: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 __all__ = [
     "Base",
     "EmailTemplate",
     "Lead",
     "LeadEvent",
     "LeadStatus",
+    "MailDigest",
     "Note",
     "Notification",
     "OutboxMessage",
