@@ -8,7 +8,9 @@
   done with them for the idle limit (the former owner is remembered, so the
   cooldown keeps Next from handing the lead straight back);
 * pushes waiting leads in round-robin and weighted pools to members who have
-  room again.
+  room again;
+* reminds owners of leads quiet for their pool's follow-up days, and emails
+  the hourly digest of assignments (``services/reminders.py``).
 
 ``salesdesk worker`` calls it for a team on PostgreSQL; the desktop client
 calls it itself on the embedded SQLite default. On PostgreSQL only one runner
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, User
-from salesdesk.services import mail
+from salesdesk.services import mail, reminders
 from salesdesk.services.allocation import push_pool_ids, route_waiting_leads
 from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
 from salesdesk.services.notifications import notify
@@ -53,6 +55,8 @@ def run_due_jobs(db: Database) -> JobsSummary:
             routed=sum(
                 route_waiting_leads(session, pid, now, rules) for pid in push_pool_ids(session)
             ),
+            follow_ups=reminders.send_follow_ups(session, now, rules),
+            digests=reminders.send_digests(session, now, rules),
         )
 
 

@@ -10,6 +10,7 @@ sender's job (``services/sender.py``).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +24,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import EmailTemplate, Lead, OutboxMessage, OutboxStatus, User
+from salesdesk.models import EmailTemplate, Lead, OutboxMessage, OutboxStatus, Rule, User
 from salesdesk.services.auth import ADMINS, MANAGERS, require
 from salesdesk.services.errors import NotFoundError, ValidationError
 from salesdesk.services.records import Actor
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
 
@@ -35,12 +38,23 @@ COMMON_FIELDS = ("rep_name", "rep_email", "company_name")
 
 # The merge fields each template may use: what the settings dialog offers.
 TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
+    # To the lead, on Email Confirmed.
     "confirmation": LEAD_FIELDS + COMMON_FIELDS,
+    # To the admin team, on Appointment.
     "appointment": LEAD_FIELDS + COMMON_FIELDS + ("appointment_at",),
+    # To the owner, on the call back's day (when the rule says email).
     "call_back_reminder": LEAD_FIELDS + COMMON_FIELDS + ("call_back_at",),
-    "assigned": LEAD_FIELDS + COMMON_FIELDS,
-    "digest": COMMON_FIELDS + ("items",),
+    # To the owner, when a lead had no contact for the pool's follow-up days.
+    "follow_up_reminder": LEAD_FIELDS + COMMON_FIELDS + ("days", "last_contact"),
+    # The hourly digest when its only news is one lead given to the person.
+    "assigned": LEAD_FIELDS + COMMON_FIELDS + ("pool_name",),
+    # The hourly digest of leads given to or taken from a person; each item
+    # has ``time`` and ``text``; ``count`` may exceed the items listed.
+    "digest": COMMON_FIELDS + ("items", "count"),
 }
+
+# Where a Message-ID's right-hand side comes from when no From address is set.
+FALLBACK_MESSAGE_ID_DOMAIN = "salesdesk.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,41 @@ def check_template(name: str, subject: str, body_text: str, body_html: str) -> N
             )
     if not subject.strip():
         raise ValidationError("The subject must not be empty.", field="subject")
+    # A trial run with sample values catches what parsing cannot (a filter on the
+    # wrong kind of value, an attribute the sandbox refuses, a division by zero).
+    detail = TemplateDetail(name, subject, body_text, body_html, TEMPLATE_FIELDS.get(name, ()))
+    try:
+        render(detail, sample_context(name))
+    except Exception as exc:  # noqa: BLE001 - any failure is the template's, told in words
+        raise ValidationError(
+            f"The template cannot be filled in with sample values: {exc}", field="body"
+        ) from None
+
+
+def sample_context(name: str) -> dict[str, Any]:
+    """Plausible values for every field of template ``name`` (previews and checks)."""
+    values: dict[str, Any] = {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "company": "Acme Ltd",
+        "email": "jane.doe@example.com",
+        "phone": "+44 20 7946 0000",
+        "source": "Web form",
+        "rep_name": "Alex Rep",
+        "rep_email": "alex@example.com",
+        "company_name": "Our company",
+        "appointment_at": "2026-03-02 14:30 UTC",
+        "call_back_at": "14:30 UTC",
+        "days": 5,
+        "last_contact": "2026-02-25",
+        "pool_name": "Inbound",
+        "count": 2,
+        "items": [
+            {"time": "09:12 UTC", "text": "Jane Doe was assigned to you by Sam Manager"},
+            {"time": "09:40 UTC", "text": "John Roe was reassigned to Chris"},
+        ],
+    }
+    return {f: values.get(f, f) for f in TEMPLATE_FIELDS.get(name, ())}
 
 
 def load_template(session: Session, name: str) -> TemplateDetail:
@@ -155,10 +204,15 @@ def enqueue(
     """Write one rendered email to the outbox in the caller's transaction.
 
     Returns its Message-ID, fixed now so a retried delivery is recognisably the
-    same message.
+    same message. Its right-hand side is the From address's domain, as mail
+    servers and spam filters expect.
     """
-    rendered = render(load_template(session, template), context)
-    message_id = f"<{uuid.uuid4().hex}@salesdesk>"
+    try:
+        rendered = render(load_template(session, template), context)
+    except Exception:  # noqa: BLE001 - a saved template must never fail a rep's click
+        log.exception("saved template %r failed; sending the shipped default", template)
+        rendered = render(default_template(template), context)
+    message_id = f"<{uuid.uuid4().hex}@{_message_id_domain(session)}>"
     session.execute(
         insert(OutboxMessage).values(
             message_id=message_id,
@@ -175,6 +229,13 @@ def enqueue(
         )
     )
     return message_id
+
+
+def _message_id_domain(session: Session) -> str:
+    rule = session.get(Rule, "mail_from_address")
+    address = rule.value if rule is not None and isinstance(rule.value, str) else ""
+    domain = address.rpartition("@")[2].strip().lower()
+    return domain or FALLBACK_MESSAGE_ID_DOMAIN
 
 
 # --- templates as the settings dialog edits them -------------------------------

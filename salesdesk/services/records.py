@@ -158,3 +158,5 @@ class JobsSummary:
     expired: int = 0
     idle: int = 0
     routed: int = 0
+    follow_ups: int = 0
+    digests: int = 0

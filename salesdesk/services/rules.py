@@ -26,6 +26,9 @@ DEAD_POLICIES = ("hide", "delete")
 POOL_ORDERS = ("newest_first", "oldest_first")
 REMINDER_MODES = ("in_app", "email")
 REP_VISIBILITY = ("own", "own_and_pool_counts")
+MAIL_SECURITY = ("none", "starttls", "ssl")
+
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -56,6 +59,29 @@ class Rules:
     """Hours before a lead that left a rep can be handed back to the same rep."""
     company_name: str = "Our company"
     """Your company's name, as emails to leads sign it ({{ company_name }})."""
+    follow_up_reminder: str = "in_app"
+    """How an owner is reminded of a lead left without contact for the pool's
+    follow-up days: 'in_app' or 'email'."""
+    assignment_digest: bool = True
+    """Email each person, at most hourly, a digest of leads given to them or taken away."""
+
+    # The mail server. The password is never a rule: it lives in the keychain
+    # of the computer that sends (see services/sender.py).
+    mail_host: str = ""
+    """The SMTP server's name, e.g. smtp.example.com. Empty: mail waits in the outbox."""
+    mail_port: int = 587
+    """587 for STARTTLS, 465 for SSL, 25 for a plain relay."""
+    mail_security: str = "starttls"
+    """'starttls' (port 587), 'ssl' (port 465) or 'none' (a relay on a trusted network)."""
+    mail_user: str = ""
+    """The user name to sign in with; empty for a server that needs no sign-in."""
+    mail_from_address: str = ""
+    """The address mail comes from, e.g. sales@example.com."""
+    mail_from_name: str = "SalesDesk"
+    """The name shown beside the From address."""
+    mail_ca_file: str = ""
+    """A PEM file of extra certificate authorities to trust (a company's own CA); empty: the
+    system's list only."""
 
 
 def _whole(low: int, high: int, label: str) -> Callable[[Any], Any]:
@@ -64,10 +90,12 @@ def _whole(low: int, high: int, label: str) -> Callable[[Any], Any]:
             try:
                 value = int(str(value).strip())
             except ValueError:
-                raise ValueError(f"{label} must be a whole number (you entered {value!r}).")
+                raise ValueError(
+                    f"{label} must be a whole number (you entered {value!r})."
+                ) from None
         if not low <= value <= high:
             raise ValueError(f"{label} must be from {low} to {high} (you entered {value}).")
-        return value
+        return int(value)
 
     return check
 
@@ -114,6 +142,49 @@ def _company(value: Any) -> str:
     return name
 
 
+def _host(value: Any) -> str:
+    host = str(value).strip()
+    if host and (len(host) > 253 or not _HOST.match(host)):
+        raise ValueError(
+            f"The mail server must be a host name such as smtp.example.com (you entered {host!r})."
+        )
+    return host
+
+
+def _one_line(label: str, longest: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value).strip()
+        # A line break here would let the value write its own mail headers.
+        if any(c in text for c in "\r\n\0"):
+            raise ValueError(f"{label} must be on one line.")
+        if len(text) > longest:
+            raise ValueError(f"{label} can be at most {longest} characters.")
+        return text
+
+    return check
+
+
+def _mail_user(value: Any) -> str:
+    user = _one_line("The mail user name", 254)(value)
+    if any(c.isspace() for c in user):
+        raise ValueError("The mail user name must not contain spaces.")
+    return user
+
+
+def _from_address(value: Any) -> str:
+    address = str(value).strip()
+    if address and not _EMAIL.match(address):
+        raise ValueError(f"The From address is not an email address: {address}")
+    return address
+
+
+def _ca_file(value: Any) -> str:
+    path = _one_line("The certificate file", 4096)(value)
+    if path and not (path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path)):
+        raise ValueError("The certificate file must be a full path, e.g. /etc/ssl/company-ca.pem.")
+    return path
+
+
 VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "keep_days": _whole(0, 365, "Keep period (days)"),
     "idle_days": _whole(0, 365, "Days without action before reallocation"),
@@ -127,7 +198,30 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "admin_emails": _emails,
     "cooldown_hours": _whole(0, 24 * 90, "Cooldown before a lead returns to the same rep (hours)"),
     "company_name": _company,
+    "follow_up_reminder": _choice(REMINDER_MODES, "Follow-up reminder"),
+    "assignment_digest": _flag("Hourly email digest of assignments"),
+    "mail_host": _host,
+    "mail_port": _whole(1, 65535, "Mail server port"),
+    "mail_security": _choice(MAIL_SECURITY, "Mail server security"),
+    "mail_user": _mail_user,
+    "mail_from_address": _from_address,
+    "mail_from_name": _one_line("The From name", 120),
+    "mail_ca_file": _ca_file,
 }
+
+
+def check_combination(rules: Rules) -> None:
+    """Refuse settings that are each valid but wrong together (checked on save)."""
+    if rules.mail_host and not rules.mail_from_address:
+        raise ValidationError(
+            "Enter the From address that mail is sent from.", field="mail_from_address"
+        )
+    if rules.mail_user and rules.mail_security == "none":
+        raise ValidationError(
+            "Signing in without encryption would send the mail password in the clear: "
+            "choose STARTTLS or SSL, or clear the user name.",
+            field="mail_security",
+        )
 
 
 def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,4 +269,6 @@ def update_rules(db: Database, actor: Actor, changes: Mapping[str, Any]) -> Rule
                 row.updated_at = now
                 row.updated_by = actor.id
         session.flush()
-        return load_rules(session)
+        rules = load_rules(session)
+        check_combination(rules)  # raising here rolls the whole save back
+        return rules
