@@ -1,0 +1,844 @@
+"""Importing leads from a CSV file, whatever spreadsheet or CRM wrote it.
+
+A manager hands over a file; good rows go in, each bad row is reported with
+its line number and a reason, and rows already known (same email or phone,
+earlier in the file or in the database) are skipped and counted. Only a file
+that cannot be read at all raises :class:`ImportFileError`.
+
+What the reader copes with, and how:
+
+* **Encoding**: UTF-8 with or without a BOM, else Windows-1252 (what Excel
+  writes on Windows), and UTF-16 when the file starts with its BOM (Excel's
+  "Unicode text"). A file with NUL bytes, or many control characters, is not
+  a CSV, and says so.
+* **Delimiter**: comma, semicolon (European Excel) or tab, found by
+  :class:`csv.Sniffer` on a sample and checked against the header line; when
+  the sniffer cannot tell, the candidate that occurs most often in the header
+  line (outside quotes) wins.
+* **Columns** are matched by name after normalising (lower-case, letters and
+  digits only) through a table of synonyms, so ``First Name``, ``first_name``,
+  ``FirstName`` and ``Given name`` are all the first name. An explicit mapping
+  (``Mobile=phone``) overrides the table. Columns nobody recognises are kept in
+  the lead's ``custom`` dict under their own heading, so nothing is lost.
+* **Line numbers** are physical lines of the file (the header is line 1), and
+  a record whose quoted field holds a newline is reported at the line where it
+  starts — the line a person finds in a text editor.
+
+The rules for a lead (an email or a phone, a well-formed email) are those of
+:func:`leads.check_new_lead`, and rows go in through :func:`leads.insert_leads`,
+so an imported lead is exactly like one entered by hand: a ``created`` event,
+and push routing.
+
+Transactions: unlike other service calls, an import is *several* transactions,
+one per batch of :data:`BATCH_SIZE` rows. On SQLite a write transaction holds
+the database's only write lock; one transaction for a 100,000-row file would
+keep every rep's Next waiting for seconds (and past the busy timeout on a slow
+disk). A batch holds the lock for about a tenth of a second. The price is that
+a failure half-way (the server goes away) leaves the earlier batches in; since
+duplicates are skipped, running the same file again finishes the job and adds
+nothing twice, which is the recovery a manager would try first anyway.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, any_, bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from salesdesk.db import Database
+from salesdesk.models import Lead, Pool
+from salesdesk.services.auth import MANAGERS, require
+from salesdesk.services.errors import (
+    ImportFileError,
+    NotFoundError,
+    ValidationError,
+)
+from salesdesk.services.leads import (
+    EMAIL_RE,
+    NewLead,
+    check_new_lead,
+    email_key,
+    insert_leads,
+    phone_key,
+)
+from salesdesk.services.records import Actor
+from salesdesk.services.rules import load_rules
+
+# Rows per write transaction: small enough that SQLite's write lock is held for
+# a fraction of a second, large enough that the per-transaction costs (rules,
+# pool check, duplicate query, commit) vanish. Also bounds the duplicate query
+# to 2 x 5,000 parameters, well under SQLite's limit of 32,766.
+BATCH_SIZE = 5_000
+
+# Names the "import" advisory lock on PostgreSQL: two imports running at once
+# take turns per batch, so each batch's duplicate check sees the other's rows.
+IMPORT_LOCK_KEY = 0x5A1E5DE51A7C
+
+DELIMITERS = (",", ";", "\t")
+SAMPLE_CHARS = 32 * 1024
+
+# The fields a column can fill. "name" is a whole name, split into first and last.
+FIELDS = (
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "source",
+    "score",
+    "priority",
+)
+CUSTOM = "custom"  # keep the column in the lead's custom dict
+IGNORE = "ignore"  # drop the column
+
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "first_name": (
+        "firstname",
+        "first",
+        "givenname",
+        "forename",
+        "fname",
+        "christianname",
+        "personfirstname",
+    ),
+    "last_name": ("lastname", "surname", "familyname", "last", "lname", "personlastname"),
+    "name": (
+        "name",
+        "fullname",
+        "contactname",
+        "personname",
+        "leadname",
+        "customername",
+        "clientname",
+        "displayname",
+    ),
+    "email": (
+        "email",
+        "emailaddress",
+        "mail",
+        "mailaddress",
+        "emailaddr",
+        "emailid",
+        "primaryemail",
+        "workemail",
+        "businessemail",
+        "contactemail",
+        "personemail",
+        "emailvalue",
+    ),
+    "phone": (
+        "phone",
+        "phonenumber",
+        "phoneno",
+        "telephone",
+        "telephonenumber",
+        "tel",
+        "telno",
+        "mobile",
+        "mobilephone",
+        "mobilenumber",
+        "mobileno",
+        "cell",
+        "cellphone",
+        "cellnumber",
+        "primaryphone",
+        "workphone",
+        "businessphone",
+        "homephone",
+        "contactnumber",
+        "contactphone",
+        "landline",
+        "personphone",
+        "phonevalue",
+    ),
+    "company": (
+        "company",
+        "companyname",
+        "organisation",
+        "organization",
+        "organisationname",
+        "organizationname",
+        "org",
+        "business",
+        "businessname",
+        "employer",
+        "account",
+        "accountname",
+        "firm",
+    ),
+    "source": ("source", "leadsource", "sourcename", "origin"),
+    "score": ("score", "leadscore"),
+    "priority": ("priority", "prio", "leadpriority"),
+}
+SYNONYMS: dict[str, str] = {alias: name for name, aliases in _SYNONYMS.items() for alias in aliases}
+
+_TEXT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "source")
+# The column widths of the schema, so a long value is refused per row instead
+# of failing a whole batch on PostgreSQL (which enforces VARCHAR lengths).
+
+
+def _width(column: str) -> int:
+    column_type = Lead.__table__.c[column].type
+    assert isinstance(column_type, String) and column_type.length
+    return column_type.length
+
+
+MAX_LENGTH: dict[str, int] = {name: _width(name) for name in _TEXT_FIELDS}
+_INT_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL INTEGER
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row that was not imported: its physical line (header = 1) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import did. ``encoding`` and ``delimiter`` say how the file was read."""
+
+    imported: int
+    duplicates: int
+    rejected: tuple[RejectedRow, ...]
+    encoding: str = ""
+    delimiter: str = ""
+
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (lines read, lines in the file)."""
+
+
+# --- public entry points ------------------------------------------------------------
+
+
+def import_csv(
+    db: Database,
+    actor: Actor | None,
+    path: Path,
+    pool: str | int,
+    mapping: Mapping[str, str] | None = None,
+    source: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import a CSV file into a pool (by name, case-insensitive, or id).
+
+    Args:
+        actor: the manager importing; ``None`` only from the command line,
+            whose user already holds the database.
+        mapping: column heading to field (``{"Mobile": "phone"}``); overrides
+            the synonym table. Fields: see :data:`FIELDS`, plus ``custom`` and
+            ``ignore``.
+        source: recorded on every lead; without it a row's own source column
+            is used, else the file's name without its extension.
+
+    Raises:
+        ImportFileError: the file cannot be imported at all.
+        NotFoundError: there is no such pool.
+        ValidationError: the mapping or the source is refused.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    return import_rows(
+        db,
+        actor,
+        data,
+        pool,
+        mapping=mapping,
+        source=source,
+        default_source=path.stem,
+        progress=progress,
+    )
+
+
+def import_rows(
+    db: Database,
+    actor: Actor | None,
+    data: bytes,
+    pool: str | int,
+    mapping: Mapping[str, str] | None = None,
+    source: str | None = None,
+    default_source: str = "",
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import the bytes of a CSV file (the UI reads the file on its own thread).
+
+    ``default_source`` is used for rows without a source when ``source`` is
+    not given (:func:`import_csv` passes the file's name).
+    """
+    wanted = _check_mapping(mapping or {})
+    source = _check_source(source)
+    pool_id = _find_pool(db, actor, pool)
+    parsed = read_table(data)
+    plan = _plan_columns(parsed.header, wanted, source_given=source is not None)
+    defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
+
+    rejected: list[RejectedRow] = []
+    seen = _Seen()
+    imported = duplicates = 0
+    batch: list[_Candidate] = []
+    total_lines = parsed.line_count
+    for line, cells, end in parsed.records:
+        try:
+            lead = _to_lead(cells, plan, defaults, line, end)
+        except _RowError as exc:
+            rejected.append(RejectedRow(line, exc.reason))
+            continue
+        if lead is None:
+            continue  # a blank row
+        batch.append(_Candidate(lead, email_key(lead.email), phone_key(lead.phone)))
+        if len(batch) >= BATCH_SIZE:
+            added, skipped = _store_batch(db, actor, pool_id, batch, seen)
+            imported, duplicates = imported + added, duplicates + skipped
+            batch = []
+            if progress is not None:
+                progress(end, total_lines)
+    if batch:
+        added, skipped = _store_batch(db, actor, pool_id, batch, seen)
+        imported, duplicates = imported + added, duplicates + skipped
+    if progress is not None:
+        progress(total_lines, total_lines)
+    return ImportSummary(
+        imported=imported,
+        duplicates=duplicates,
+        rejected=tuple(rejected),
+        encoding=parsed.encoding,
+        delimiter=parsed.delimiter,
+    )
+
+
+def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+    """How each column of a file would be read: heading to field (or custom/ignore).
+
+    For the import dialog, which shows the plan before anything is written.
+    """
+    parsed = read_table(data)
+    plan = _plan_columns(parsed.header, _check_mapping(mapping or {}), source_given=False)
+    return dict(plan.described)
+
+
+# --- reading the file ---------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """A decoded CSV: its header, and an iterator of (first line, cells, last line)."""
+
+    header: list[str]
+    records: Iterator[tuple[int, list[str], int]]
+    encoding: str
+    delimiter: str
+    line_count: int
+
+
+_SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def read_table(data: bytes) -> Table:
+    """Decode, find the delimiter and the header line; rows are read lazily."""
+    text, encoding = decode(data)
+    delimiter = detect_delimiter(text)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=True,
+        strict=False,
+    )
+    records = _records(reader)
+    for _line, cells, _end in records:
+        if any(c.strip() for c in cells):
+            header = [c.strip() for c in cells]
+            break
+    else:  # pragma: no cover - text.strip() was not empty, so some record has text
+        raise ImportFileError("The file is empty.")
+    line_count = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return Table(header, records, encoding, delimiter, line_count)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a file and the encoding it was read with, or ImportFileError."""
+    if not data or data.isspace():
+        raise ImportFileError("The file is empty.")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text, encoding = data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            raise ImportFileError(_not_csv("it is not valid UTF-16 text")) from None
+    else:
+        for signature, what in _SIGNATURES:
+            if data.startswith(signature):
+                raise ImportFileError(
+                    f"This file is {what}, not a CSV: save it as CSV and import that."
+                )
+        if b"\x00" in data:
+            raise ImportFileError(_not_csv("it holds binary data"))
+        try:
+            text, encoding = data.decode("utf-8-sig"), "UTF-8"
+        except UnicodeDecodeError:
+            try:
+                text, encoding = data.decode("cp1252"), "Windows-1252"
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    _not_csv("it is neither UTF-8 nor Windows-1252 text")
+                ) from None
+            # A UTF-8 BOM on a file that is not UTF-8 after all.
+            text = text.removeprefix("ï»¿")
+    text = text.removeprefix("\ufeff")
+    if not text or text.isspace():
+        raise ImportFileError("The file is empty.")
+    sample = text[:SAMPLE_CHARS]
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\f")
+    if controls > max(2, len(sample) // 100):
+        raise ImportFileError(_not_csv("it holds binary data"))
+    if "\x00" in text:
+        raise ImportFileError(_not_csv("it holds binary data"))
+    head = sample[:1024].lstrip().lower()
+    if head.startswith(("<!doctype html", "<html", "<?xml")):
+        raise ImportFileError(_not_csv("it is a web page or XML"))
+    return text, encoding
+
+
+def _not_csv(why: str) -> str:
+    return f"This file is not a CSV: {why}."
+
+
+def detect_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: the sniffer's guess if the header agrees, else a count."""
+    sample = text[:SAMPLE_CHARS]
+    if len(text) > SAMPLE_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n") + 1]
+    header_line = next((ln for ln in sample.splitlines() if ln.strip()), "")
+    counts = {d: _count_outside_quotes(header_line, d) for d in DELIMITERS}
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    most = max(counts.values())
+    if most == 0:
+        return ","  # one column
+    if sniffed in counts and counts[sniffed] == most:
+        return sniffed  # the sniffer looked at the data too: it breaks a tie in the header
+    return next(d for d in DELIMITERS if counts[d] == most)
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str], int]]:
+    """Each record with the line it starts on and the line it ends on.
+
+    ``csv.reader.line_num`` counts the lines read so far, so a record starts
+    one line after the previous one ended. A record the reader cannot parse
+    (a field past the size limit) comes out as a one-cell marker.
+    """
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            yield start, [_UNREADABLE, str(exc)], end
+            continue
+        end = reader.line_num
+        yield start, cells, end
+
+
+_UNREADABLE = "\x00unreadable"  # NUL never survives decode(), so no cell can equal this
+
+
+# --- columns ------------------------------------------------------------------------
+
+
+def normalise(heading: str) -> str:
+    """``"E-Mail Address"`` -> ``"emailaddress"``: letters and digits, lower-case."""
+    return "".join(ch for ch in heading.casefold() if ch.isalnum())
+
+
+def field_for(heading: str) -> str | None:
+    """The field a heading means by the synonym table, or None."""
+    key = normalise(heading)
+    found = SYNONYMS.get(key)
+    if found is None and key:
+        # "Email 1", "Phone2": a numbered copy of a known column.
+        found = SYNONYMS.get(key.rstrip("0123456789"))
+    return found
+
+
+def _check_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
+    """Normalised heading -> field, refusing fields that do not exist."""
+    accepted = {normalise(name): name for name in (*FIELDS, CUSTOM, IGNORE)}
+    accepted["fullname"] = "name"
+    wanted: dict[str, str] = {}
+    for column, target in mapping.items():
+        name = accepted.get(normalise(target))
+        if name is None:
+            raise ValidationError(
+                f'Cannot map "{column}" to "{target}": the fields are '
+                f"{', '.join((*FIELDS, CUSTOM, IGNORE))}.",
+                field="mapping",
+            )
+        if not normalise(column):
+            raise ValidationError(f'"{column}" is not a column name.', field="mapping")
+        wanted[normalise(column)] = name
+    return wanted
+
+
+def _check_source(source: str | None) -> str | None:
+    if source is None:
+        return None
+    source = source.strip()
+    if len(source) > MAX_LENGTH["source"]:
+        raise ValidationError(
+            f"A source is at most {MAX_LENGTH['source']} characters.", field="source"
+        )
+    return source
+
+
+@dataclass
+class _Plan:
+    width: int
+    # field -> column indexes, in order of preference (explicit mapping first)
+    columns: dict[str, list[int]] = field(default_factory=dict)
+    custom: list[tuple[int, str]] = field(default_factory=list)
+    described: list[tuple[str, str]] = field(default_factory=list)
+    # The same, shaped for the per-row loop: fields read from one column, and
+    # fields with several (Phone and Mobile), whose extra values go to custom.
+    single: list[tuple[str, int]] = field(default_factory=list)
+    multiple: list[tuple[str, list[int]]] = field(default_factory=list)
+
+
+def _plan_columns(header: list[str], wanted: dict[str, str], source_given: bool) -> _Plan:
+    plan = _Plan(width=len(header))
+    keys = [normalise(h) for h in header]
+    unknown = sorted(set(wanted) - set(keys))
+    if unknown:
+        names = {normalise(k): k for k in wanted}
+        raise ValidationError(
+            f'The file has no column "{names.get(unknown[0], unknown[0])}" '
+            f"(its columns: {_list_headings(header)}).",
+            field="mapping",
+        )
+    explicit: list[tuple[int, str]] = []
+    synonym: list[tuple[int, str]] = []
+    custom_names: set[str] = set()
+    for index, (heading, key) in enumerate(zip(header, keys, strict=True)):
+        target = wanted.get(key) if key in wanted else field_for(heading)
+        if target == "source" and source_given:
+            target = CUSTOM  # an explicit source wins; the column is kept, not lost
+        if target in FIELDS:
+            (explicit if key in wanted else synonym).append((index, target))
+        elif target != IGNORE and (heading or key):
+            name = heading or f"column {index + 1}"
+            if name in custom_names:
+                name = f"{name} ({index + 1})"
+            custom_names.add(name)
+            plan.custom.append((index, name))
+        plan.described.append((heading or f"column {index + 1}", target or CUSTOM))
+    for index, target in explicit + synonym:
+        plan.columns.setdefault(target, []).append(index)
+    for target, indexes in plan.columns.items():
+        if len(indexes) == 1:
+            plan.single.append((target, indexes[0]))
+        else:
+            plan.multiple.append((target, indexes))
+    # An unnamed column may still carry values: keep them too (checked per row).
+    plan.custom.extend(
+        (i, f"column {i + 1}") for i, (h, k) in enumerate(zip(header, keys, strict=True)) if not h
+    )
+    if "email" not in plan.columns and "phone" not in plan.columns:
+        if any(EMAIL_RE.match(h) for h in header):
+            raise ImportFileError(
+                "The first line holds data, not column names: add a line of column names "
+                "(such as Name, Email, Phone) at the top."
+            )
+        raise ImportFileError(
+            "The file has no email or phone column "
+            f"(its columns: {_list_headings(header)}); map one to email or phone."
+        )
+    return plan
+
+
+def _list_headings(header: list[str]) -> str:
+    shown = ", ".join(h for h in header[:12] if h) or "none named"
+    return shown + (", …" if len(header) > 12 else "")
+
+
+# --- rows ---------------------------------------------------------------------------
+
+
+class _RowError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _unwrap(cell: str) -> str:
+    """Excel's trick to keep leading zeros, ``="07700 900123"``, to the value itself."""
+    if cell.startswith('="') and cell.endswith('"') and len(cell) >= 3:
+        return cell[2:-1].strip()
+    return cell
+
+
+def _to_lead(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> NewLead | None:
+    """One record to a checked lead, None for a blank row, or _RowError(reason).
+
+    This runs once per row of a file of perhaps a million, so it is written
+    for speed: plain loops over precomputed column indexes.
+    """
+    width = plan.width
+    if len(cells) != width:
+        if cells and cells[0] == _UNREADABLE:
+            raise _RowError(f"cannot be read ({cells[1]})")
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]  # trailing empty fields, as some exporters write
+        elif not any(c.strip() for c in cells):
+            return None
+        else:
+            reason = f"has {len(cells)} fields, the header has {width}"
+            if end > line:
+                reason += f" (a quote may be missing: the row runs on to line {end})"
+            raise _RowError(reason)
+    values: dict[str, str] = {}
+    custom: dict[str, str] = {}
+    for name, i in plan.single:
+        value = cells[i].strip()
+        values[name] = _unwrap(value) if value[:1] == "=" else value
+    for name, indexes in plan.multiple:
+        chosen = ""
+        for i in indexes:
+            value = _unwrap(cells[i].strip())
+            if value and chosen:  # a second phone (Phone and Mobile): keep it too
+                custom[_heading_of(plan, i)] = value
+            elif value:
+                chosen = value
+        values[name] = chosen
+    for i, heading in plan.custom:
+        value = cells[i].strip()
+        if value:
+            custom[heading] = _unwrap(value) if value[0] == "=" else value
+    if not custom and not any(values.values()):
+        return None
+
+    first, last = values.get("first_name", ""), values.get("last_name", "")
+    full = values.get("name", "")
+    if full and not (first or last):
+        first, last = split_name(full)
+    elif full:  # first and last name given as well: keep the whole name too
+        custom.setdefault(_heading_of(plan, plan.columns["name"][0]), full)
+    email, phone = values.get("email", ""), values.get("phone", "")
+    if not (email or phone):
+        raise _RowError("no email or phone")
+    company = values.get("company", "")
+    row_source = values.get("source") or source
+    for value, name in (
+        (first, "first_name"),
+        (last, "last_name"),
+        (company, "company"),
+        (email, "email"),
+        (phone, "phone"),
+        (row_source, "source"),
+    ):
+        if len(value) > MAX_LENGTH[name]:
+            label = name.replace("_", " ")
+            raise _RowError(f"{label} is longer than {MAX_LENGTH[name]} characters")
+    score = values.get("score")
+    priority = values.get("priority")
+    lead = NewLead(
+        first_name=first,
+        last_name=last,
+        company=company,
+        email=email or None,
+        phone=phone or None,
+        source=row_source,
+        score=_whole(score, "score") if score else 0,
+        priority=_whole(priority, "priority") if priority else 0,
+        custom=custom,
+    )
+    try:
+        check_new_lead(lead)
+    except ValidationError as exc:
+        raise _RowError(exc.message) from None
+    return lead
+
+
+def _heading_of(plan: _Plan, index: int) -> str:
+    return plan.described[index][0]
+
+
+def _whole(text: str, label: str) -> int:
+    """A whole number; "85.0" (as some spreadsheets write 85) counts as one."""
+    if not text:
+        return 0
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            exact = Decimal(text)
+        except InvalidOperation:
+            raise _RowError(f"{label} must be a whole number") from None
+        if not exact.is_finite() or exact != exact.to_integral_value():
+            raise _RowError(f"{label} must be a whole number") from None
+        number = int(exact)
+    if not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
+        raise _RowError(f"{label} is too large")
+    return number
+
+
+_NAME_GAP = re.compile(r"\s+")
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """``"Jane van der Berg"`` -> (Jane, van der Berg); ``"Doe, Jane"`` -> (Jane, Doe)."""
+    if "," in full:
+        last, _, first = full.partition(",")
+        return _NAME_GAP.sub(" ", first).strip(), _NAME_GAP.sub(" ", last).strip()
+    first, _, last = _NAME_GAP.sub(" ", full).strip().partition(" ")
+    return first, last
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    lead: NewLead
+    email_key: str | None
+    phone_key: str | None
+
+
+@dataclass
+class _Seen:
+    """Keys of the leads this import added, so later rows of the file are checked too."""
+
+    emails: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)
+
+
+def _find_pool(db: Database, actor: Actor | None, pool: str | int) -> int:
+    with db.read() as session:
+        if actor is not None:
+            require(session, actor, MANAGERS)
+        name = str(pool).strip()
+        pool_id = session.scalar(select(Pool.id).where(func.lower(Pool.name) == name.lower()))
+        if pool_id is None and name.isdigit():
+            pool_id = session.scalar(select(Pool.id).where(Pool.id == int(name)))
+        if pool_id is None:
+            raise NotFoundError(f"There is no pool called '{name}'.")
+        return int(pool_id)
+
+
+def _store_batch(
+    db: Database, actor: Actor | None, pool_id: int, batch: list[_Candidate], seen: _Seen
+) -> tuple[int, int]:
+    """Insert the batch's new leads in one transaction; returns (added, duplicates)."""
+    with db.write() as session:
+        if actor is not None:
+            require(session, actor, MANAGERS)
+        if db.dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK_KEY)))
+        if session.get(Pool, pool_id) is None:
+            raise NotFoundError("The pool was deleted during the import; the rest was not added.")
+        known_emails, known_phones = _known_keys(session, batch, seen)
+        fresh: list[NewLead] = []
+        duplicates = 0
+        for c in batch:
+            if (c.email_key and (c.email_key in seen.emails or c.email_key in known_emails)) or (
+                c.phone_key and (c.phone_key in seen.phones or c.phone_key in known_phones)
+            ):
+                duplicates += 1
+                continue
+            fresh.append(c.lead)
+            if c.email_key:
+                seen.emails.add(c.email_key)
+            if c.phone_key:
+                seen.phones.add(c.phone_key)
+        if fresh:
+            actor_id = actor.id if actor is not None else None
+            insert_leads(session, fresh, pool_id, db.now(), load_rules(session), actor_id)
+        return len(fresh), duplicates
+
+
+def _known_keys(
+    session: Session, batch: list[_Candidate], seen: _Seen
+) -> tuple[set[str], set[str]]:
+    """Which of the batch's emails and phones the database already holds: one query."""
+    emails = {c.email_key for c in batch if c.email_key and c.email_key not in seen.emails}
+    phones = {c.phone_key for c in batch if c.phone_key and c.phone_key not in seen.phones}
+    if not (emails or phones):
+        return set(), set()
+    dialect = session.get_bind().dialect.name
+    conditions = []
+    if emails:
+        conditions.append(_among(Lead.email_key, emails, dialect))
+    if phones:
+        conditions.append(_among(Lead.phone_key, phones, dialect))
+    known_emails: set[str] = set()
+    known_phones: set[str] = set()
+    for found_email, found_phone in session.execute(
+        select(Lead.email_key, Lead.phone_key).where(or_(*conditions))
+    ):
+        if found_email:
+            known_emails.add(found_email)
+        if found_phone:
+            known_phones.add(found_phone)
+    return known_emails, known_phones
+
+
+def _among(column: Any, keys: set[str], dialect: str) -> Any:
+    """``column IN keys`` with all the keys in ONE parameter, still using the index.
+
+    A plain ``IN`` has a parameter per key; SQLAlchemy's work on 10,000 of
+    them per batch cost more than the query. PostgreSQL gets an array
+    (``= ANY(...)``), SQLite a JSON list (``IN (SELECT value FROM json_each(...))``).
+    """
+    values = sorted(keys)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "FIELDS",
+    "ImportSummary",
+    "RejectedRow",
+    "field_for",
+    "import_csv",
+    "import_rows",
+    "normalise",
+    "plan_columns",
+    "split_name",
+]
