@@ -158,8 +158,6 @@ class TaskRunner(QObject):
             owner: when this object is deleted, the answer is dropped. Defaults to
                 the object ``on_done`` is bound to, if it is a QObject.
         """
-        if self._closed:
-            raise RuntimeError("the task runner is shut down")
         if owner is None:
             bound = getattr(on_done, "__self__", None) or getattr(on_error, "__self__", None)
             owner = bound if isinstance(bound, QObject) else None
@@ -173,6 +171,10 @@ class TaskRunner(QObject):
             busy=list(busy),
             submitted_at=time.perf_counter(),
         )
+        if self._closed:
+            # The app is closing; a late timer's request is dropped, not run.
+            task.cancelled = task.finished = True
+            return task
         if key is not None:
             stale = self._latest_by_key.get(key)
             if stale is not None and not stale.finished:

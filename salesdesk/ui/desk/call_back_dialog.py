@@ -69,6 +69,8 @@ class CallBackDialog(QDialog):
         self.calendar.setSelectedDate(_qdate(today + timedelta(days=1)))
         self.calendar.setToolTip("Earlier days cannot be picked: a call back is in the future.")
         self.calendar.selectionChanged.connect(self._update)
+        # Arrow keys move through the days; Enter (or a double click) takes the day.
+        self.calendar.activated.connect(lambda _date: self.accept())
 
         self.time_check = QCheckBox("At a set time:")
         self.time_check.setChecked(True)
@@ -101,6 +103,7 @@ class CallBackDialog(QDialog):
         layout.addLayout(time_row)
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
+        self.calendar.setFocus()
         self._update()
 
     # --- the choice -----------------------------------------------------------------------

@@ -179,12 +179,14 @@ class DeskView(QWidget):
 
     def refresh(self) -> None:
         """Reload both lists (and the lead on screen) from the database."""
+        asked = self._selected_id
         self._submit(
             "load",
             load_desk,
             self.search_edit.text().strip(),
-            self._selected_id,
-            on_done=self._on_snapshot,
+            asked,
+            on_done=lambda snapshot: self._on_snapshot(snapshot, asked),
+            owner=self,
         )
 
     def show_lead(self, lead_id: int) -> None:
@@ -242,10 +244,9 @@ class DeskView(QWidget):
 
     # --- answers ------------------------------------------------------------------------------
 
-    def _on_snapshot(self, snapshot: DeskSnapshot) -> None:
-        wanted = self._selected_id
+    def _on_snapshot(self, snapshot: DeskSnapshot, asked: int | None) -> None:
         self._apply(snapshot)
-        if wanted is not None and snapshot.detail is None and wanted == self._selected_id:
+        if asked is not None and snapshot.detail is None and asked == self._selected_id:
             # The lead on screen left this rep's lists (reassigned, returned, removed).
             name = self.panel.detail.lead.name if self.panel.detail else "The lead you had open"
             self._selected_id = None
@@ -471,6 +472,7 @@ class DeskView(QWidget):
         self._dialog = dialog
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        dialog.activateWindow()  # the keyboard goes with it (Enter confirms, Esc cancels)
 
     # --- phone, notes, search --------------------------------------------------------------
 

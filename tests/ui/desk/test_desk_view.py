@@ -1,0 +1,351 @@
+"""The desk's flows against a real database: Next, the four actions, refusals, notes, phone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import Qt
+
+from salesdesk.services import actions, leads, rules
+from salesdesk.services.allocation import EMPTY_POOL
+from salesdesk.ui.desk.call_back_dialog import CallBackDialog
+from salesdesk.ui.desk.dead_dialog import DeadDialog
+from salesdesk.ui.message_bar import WARNING
+from salesdesk.ui.timefmt import format_datetime, local_to_utc
+
+
+def _ids(model) -> list[int]:
+    return [r.id for r in model.rows]
+
+
+def _detail(desk, lead_id):
+    return leads.get_lead(desk.db, desk.rep, lead_id).lead
+
+
+def _dialog(desk, kind):
+    desk.qtbot.waitUntil(lambda: desk.view.findChild(kind) is not None, timeout=5000)
+    dialog = desk.view.findChild(kind)
+    desk.qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    return dialog
+
+
+def test_next_fills_the_panel_with_the_claimed_lead(desk, qtbot):
+    (lead_id,) = desk.floor.leads(desk.pool, 1, phone="+1 555 010 0001", company="Contoso")
+    with qtbot.waitSignal(desk.view.lead_shown, timeout=5000) as shown:
+        qtbot.mouseClick(desk.view.next_button, Qt.MouseButton.LeftButton)
+    assert shown.args == [lead_id]
+    desk.wait()
+    panel = desk.view.panel
+    assert panel.lead_id == lead_id
+    assert panel.field_text("Company") == "Contoso"
+    assert panel.field_text("Phone") == "+1 555 010 0001"
+    assert panel.field_text("Assigned") == format_datetime(desk.db.now())
+    assert _ids(desk.view.current_model) == [lead_id]
+    assert desk.view.tabs.tabText(0) == "Current (1)"
+    assert _detail(desk, lead_id).owner_id == desk.rep.id
+    assert [e.kind for e in panel.history_model.events] == ["created", "claimed"]
+
+
+def test_next_disables_its_button_until_the_answer_is_back(desk, qtbot):
+    desk.floor.leads(desk.pool, 1)
+    desk.view.take_next()
+    assert not desk.view.next_button.isEnabled()
+    desk.wait()
+    assert desk.view.next_button.isEnabled()
+
+
+def test_next_clears_a_search_so_the_new_lead_is_visible(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    desk.claim()
+    desk.view.search_edit.setText("nothing matches this")
+    qtbot.wait(400)
+    desk.wait()
+    assert desk.view.current_model.rows == ()
+    desk.view.take_next()
+    desk.wait()
+    assert desk.view.search_edit.text() == ""
+    assert len(desk.view.current_model.rows) == 2
+    assert desk.view.selected_lead_id in _ids(desk.view.current_model)
+
+
+def test_search_filters_both_lists(desk, qtbot, clock):
+    desk.floor.leads(desk.pool, 1, first_name="Grace", company="Fabrikam")
+    desk.floor.leads(desk.pool, 1, first_name="Felix", company="Litware")
+    a, b = sorted(desk.claim(2))
+    desk.reload()
+    assert len(desk.view.current_model.rows) == 2
+    with qtbot.waitSignal(desk.view.snapshot_applied, timeout=5000):
+        desk.view.search_edit.setText("fabri")
+    assert [r.first_name for r in desk.view.current_model.rows] == ["Grace"]
+
+
+def test_dead_asks_first_then_stamps_and_moves_on_to_the_next_lead(desk, qtbot):
+    desk.floor.leads(desk.pool, 3)
+    first, second, third = sorted(desk.claim(3))
+    desk.view.show_lead(first)
+    desk.wait()
+    qtbot.mouseClick(
+        desk.view.action_bar.buttons[desk.view.commands.dead], Qt.MouseButton.LeftButton
+    )
+    dialog = _dialog(desk, DeadDialog)
+    dialog.reason_edit.setText("wrong number")
+    qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    row = leads.lead_rows_by_id(desk.db, desk.floor.manager, [first])[0]
+    assert row.status == "dead"
+    assert row.dead_at == desk.db.now()
+    assert first not in _ids(desk.view.current_model)
+    assert first not in _ids(desk.view.call_back_model)
+    assert desk.view.selected_lead_id == second
+    assert desk.view.panel.lead_id == second
+    assert "marked dead" in desk.view.message_bar.text
+
+
+def test_cancelling_dead_changes_nothing(desk, qtbot):
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    desk.view.commands.dead.trigger()
+    dialog = _dialog(desk, DeadDialog)
+    dialog.reject()
+    desk.wait()
+    assert _detail(desk, lead_id).status == "current"
+    assert _ids(desk.view.current_model) == [lead_id]
+
+
+def test_call_back_moves_the_lead_to_call_backs_with_its_date(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    desk.view.commands.call_back.trigger()
+    dialog = _dialog(desk, CallBackDialog)
+    qtbot.mouseClick(dialog.quick_buttons["Tomorrow 10:00"], Qt.MouseButton.LeftButton)
+    expected = local_to_utc(dialog.chosen_local())
+    assert dialog.chosen_local().hour == 10
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    row = _detail(desk, first)
+    assert row.status == "callback"
+    assert row.call_back_at == expected
+    assert _ids(desk.view.call_back_model) == [first]
+    assert _ids(desk.view.current_model) == [second]
+    assert desk.view.tabs.currentIndex() == 0
+    assert desk.view.panel.lead_id == second
+    assert desk.view.tabs.tabText(1) == "Call backs (1)"
+
+
+def test_email_confirmed_stamps_the_date_and_keeps_the_lead_current(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    desk.view.commands.email_confirmed.trigger()
+    desk.wait()
+    row = _detail(desk, first)
+    assert row.status == "current"
+    assert row.email_confirmed_at == desk.db.now()
+    assert _ids(desk.view.current_model) == [first, second]
+    assert desk.view.panel.lead_id == second  # on to the next lead
+    desk.view.show_lead(first)
+    desk.wait()
+    assert desk.view.panel.field_text("Date Email Confirmed") == format_datetime(desk.db.now())
+
+
+def test_appointment_stamps_the_date_and_hands_the_lead_over(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(second)
+    desk.wait()
+    desk.view.commands.appointment.trigger()
+    desk.wait()
+    row = leads.lead_rows_by_id(desk.db, desk.floor.manager, [second])[0]
+    assert row.status == "appointment"
+    assert row.appointment_at == desk.db.now()
+    assert _ids(desk.view.current_model) == [first]
+    assert desk.view.panel.lead_id == first  # wraps round to the remaining lead
+
+
+def test_the_last_lead_actioned_leaves_an_empty_desk_that_says_press_next(desk, qtbot):
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    desk.view.commands.appointment.trigger()
+    desk.wait()
+    assert desk.view.panel.detail is None
+    assert "press Next (N)" in desk.view.message_bar.text
+    assert not desk.view.commands.dead.isEnabled()
+
+
+def test_action_buttons_are_disabled_while_an_action_runs(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, _ = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    desk.view.commands.email_confirmed.trigger()
+    buttons = desk.view.action_bar.buttons.values()
+    assert not any(b.isEnabled() for b in buttons)
+    desk.view.commands.appointment.trigger()  # a second click while busy does nothing
+    desk.wait()
+    assert all(b.isEnabled() for b in buttons)
+    assert _detail(desk, first).status == "current"  # only Email Confirmed happened
+
+
+# --- refusals in plain words ----------------------------------------------------------------
+
+
+def test_an_empty_pool_is_said_in_words(desk, qtbot):
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.take_next()
+    assert shown.args == [EMPTY_POOL, WARNING]
+    assert desk.view.message_bar.isVisible()
+    assert desk.view.message_bar.text == EMPTY_POOL
+
+
+def test_the_cap_is_said_in_words(desk, qtbot):
+    admin = desk.floor.admin
+    rules.update_rules(desk.db, admin, {"cap": 2})
+    desk.floor.leads(desk.pool, 3)
+    desk.claim(2)
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.take_next()
+    assert shown.args[0].startswith("You hold 2 current leads — the most allowed is 2.")
+    assert shown.args[1] == WARNING
+
+
+def test_one_at_a_time_is_said_in_words(desk, qtbot):
+    rules.update_rules(desk.db, desk.floor.admin, {"one_at_a_time": True})
+    desk.floor.leads(desk.pool, 2)
+    desk.view.take_next()
+    desk.wait()
+    name = desk.view.panel.detail.lead.name
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.take_next()
+    assert shown.args[0].startswith(f"Finish your current lead first ({name})")
+
+
+def test_a_lead_reassigned_meanwhile_is_refused_in_words_and_leaves_the_list(desk, qtbot):
+    bob = desk.floor.rep("bob")
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    leads.assign_leads(desk.db, desk.floor.manager, [first], bob.id)  # another client
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.commands.email_confirmed.trigger()
+    assert shown.args == [
+        "This lead is no longer yours: it was reassigned or returned to the pool.",
+        WARNING,
+    ]
+    desk.wait()
+    assert _ids(desk.view.current_model) == [second]
+    assert leads.lead_rows_by_id(desk.db, desk.floor.manager, [first])[0].owner_id == bob.id
+
+
+def test_email_confirmed_without_an_address_is_refused_in_words(desk, qtbot):
+    desk.floor.leads(desk.pool, 1, email=None, phone="+44 20 7946 0018")
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.commands.email_confirmed.trigger()
+    assert shown.args[0] == "This lead has no email address, so no confirmation can be sent."
+    assert _detail(desk, lead_id).email_confirmed_at is None
+
+
+# --- notes, history, phone ---------------------------------------------------------------------
+
+
+def test_a_note_is_added_and_earlier_owners_notes_are_shown(desk, qtbot):
+    bob = desk.floor.rep("bob")
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    leads.assign_leads(desk.db, desk.floor.manager, [lead_id], bob.id)
+    actions.add_note(desk.db, bob, lead_id, "Prefers mornings; ask for Sam.")
+    leads.assign_leads(desk.db, desk.floor.manager, [lead_id], desk.rep.id)
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    panel = desk.view.panel
+    assert "Prefers mornings; ask for Sam." in panel.notes_view.toPlainText()
+    assert "Bob" in panel.notes_view.toPlainText()
+    kinds = [e.kind for e in panel.history_model.events]
+    assert kinds[-2:] == ["reassigned", "reassigned"]
+
+    panel.note_edit.setPlainText("Called, left a voicemail <b>twice</b>")
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    text = panel.notes_view.toPlainText()
+    assert "Called, left a voicemail <b>twice</b>" in text  # shown as typed, not as markup
+    assert panel.note_edit.toPlainText() == ""
+    notes = leads.get_lead(desk.db, desk.rep, lead_id).notes
+    assert [n.body for n in notes][-1] == "Called, left a voicemail <b>twice</b>"
+
+
+def test_the_phone_link_calls_and_stamps_last_contacted(desk, qtbot, opened_urls):
+    desk.floor.leads(desk.pool, 1, phone="+1 (555) 010-0002")
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    assert desk.view.panel.field_text("Last contacted") == "—"
+    desk.view.panel._values["Phone"].linkActivated.emit("tel:+15550100002")
+    desk.wait()
+    assert [u.toString() for u in opened_urls] == ["tel:+15550100002"]
+    assert _detail(desk, lead_id).last_contacted_at == desk.db.now()
+    assert desk.view.panel.field_text("Last contacted") == format_datetime(desk.db.now())
+
+
+def test_overdue_call_backs_are_marked_and_listed_soonest_first(desk, qtbot, clock):
+    desk.floor.leads(desk.pool, 3)
+    a, b, c = sorted(desk.claim(3))
+    now = desk.db.now()
+    actions.schedule_call_back(desk.db, desk.rep, a, now + timedelta(days=2))
+    actions.schedule_call_back(desk.db, desk.rep, b, now + timedelta(hours=1))
+    actions.schedule_call_back(desk.db, desk.rep, c, now + timedelta(days=1))
+    clock.advance(hours=2)  # b is now overdue (the clock job has not run yet)
+    desk.reload()
+    model = desk.view.call_back_model
+    assert _ids(model) == [b, c, a]
+    due = model.index(0, 0)
+    assert model.data(due).endswith("(overdue)")
+    assert not model.data(model.index(1, 0)).endswith("(overdue)")
+    assert desk.view.tabs.tabText(1) == "Call backs (3, 1 overdue)"
+
+
+def test_a_slow_database_does_not_block_the_event_loop(desk, qtbot):
+    """A real slow database: another connection holds SQLite's write lock for a while."""
+    import sqlite3
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    desk.floor.leads(desk.pool, 1)
+    blocker = sqlite3.connect(desk.db.url.database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    try:
+        desk.view.take_next()
+        qtbot.wait(700)  # Next is waiting for the lock on the worker thread ...
+        assert desk.view.is_busy("next")
+        assert not desk.view.next_button.isEnabled()
+        assert len(ticks) >= 15  # ... while the event loop keeps running
+        qtbot.keyClicks(desk.view.search_edit, "abc")  # and the window keeps taking input
+        assert desk.view.search_edit.text() == "abc"
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+        timer.stop()
+    desk.wait()
+    assert desk.view.panel.detail is not None
+
+
+def test_clock_time_is_what_the_panel_shows(desk, qtbot, clock):
+    desk.floor.leads(desk.pool, 1)
+    clock.now = datetime(2026, 3, 2, 14, 30)
+    desk.view.take_next()
+    desk.wait()
+    assert desk.view.panel.field_text("Assigned") == format_datetime(datetime(2026, 3, 2, 14, 30))
