@@ -168,7 +168,6 @@ def make_appointment(db: Database, actor: Actor, lead_id: int) -> LeadRow:
         owner = session.get(User, lead.owner_id) if lead.owner_id else user
         lead.appointment_at = now
         lead.last_action_at = now
-        lead.call_back_at = None
         if rules.admin_emails:
             context = mail.lead_context(lead, owner, rules.company_name)
             context["appointment_at"] = now.strftime("%Y-%m-%d %H:%M UTC")
@@ -193,6 +192,9 @@ def make_appointment(db: Database, actor: Actor, lead_id: int) -> LeadRow:
                 message=f"{owner.display_name if owner else user.display_name} made an "
                 f"appointment with {lead.first_name} {lead.last_name}".strip(),
             )
+        # Cleared only now, beside the status change: the queries above autoflush,
+        # and a call back without its date breaks ``callback_has_date``.
+        lead.call_back_at = None
         transition(
             session,
             lead,
