@@ -282,11 +282,11 @@ def import_rows(
     ``default_source`` is used for rows without a source when ``source`` is
     not given (:func:`import_csv` passes the file's name).
     """
-    wanted = _check_mapping(mapping or {})
+    _check_mapping(mapping or {})  # refuse a bad mapping before reading anything
     source = _check_source(source)
     pool_id = _find_pool(db, actor, pool)
     parsed = read_table(data)
-    plan = _plan_columns(parsed.header, wanted, source_given=source is not None)
+    plan = _plan_columns(parsed.header, mapping or {}, source_given=source is not None)
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
 
     rejected: list[RejectedRow] = []
@@ -329,7 +329,7 @@ def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[
     For the import dialog, which shows the plan before anything is written.
     """
     parsed = read_table(data)
-    plan = _plan_columns(parsed.header, _check_mapping(mapping or {}), source_given=False)
+    plan = _plan_columns(parsed.header, mapping or {}, source_given=False)
     return dict(plan.described)
 
 
@@ -539,15 +539,14 @@ class _Plan:
     multiple: list[tuple[str, list[int]]] = field(default_factory=list)
 
 
-def _plan_columns(header: list[str], wanted: dict[str, str], source_given: bool) -> _Plan:
+def _plan_columns(header: list[str], mapping: Mapping[str, str], source_given: bool) -> _Plan:
+    wanted = _check_mapping(mapping)
     plan = _Plan(width=len(header))
     keys = [normalise(h) for h in header]
-    unknown = sorted(set(wanted) - set(keys))
+    unknown = [column for column in mapping if normalise(column) not in keys]
     if unknown:
-        names = {normalise(k): k for k in wanted}
         raise ValidationError(
-            f'The file has no column "{names.get(unknown[0], unknown[0])}" '
-            f"(its columns: {_list_headings(header)}).",
+            f'The file has no column "{unknown[0]}" (its columns: {_list_headings(header)}).',
             field="mapping",
         )
     explicit: list[tuple[int, str]] = []
@@ -626,7 +625,8 @@ def _to_lead(cells: list[str], plan: _Plan, source: str, line: int, end: int) ->
         elif not any(c.strip() for c in cells):
             return None
         else:
-            reason = f"has {len(cells)} fields, the header has {width}"
+            fields = f"{len(cells)} field" + ("" if len(cells) == 1 else "s")
+            reason = f"has {fields}, the header has {width}"
             if end > line:
                 reason += f" (a quote may be missing: the row runs on to line {end})"
             raise _RowError(reason)

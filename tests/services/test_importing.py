@@ -1,0 +1,445 @@
+"""CSV import: whatever a spreadsheet writes, on both engines.
+
+Files are built in the tests as bytes, in the encoding and with the delimiter
+a real exporter uses, so each test shows the input it is about.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+from sqlalchemy import func, select
+
+from salesdesk.models import Lead, LeadEvent, Routing
+from salesdesk.services import importing, leads
+from salesdesk.services.errors import (
+    ImportFileError,
+    NotAllowedError,
+    NotFoundError,
+    ValidationError,
+)
+from salesdesk.services.importing import RejectedRow
+
+
+def csv_bytes(*lines: str, encoding: str = "utf-8", newline: str = "\r\n") -> bytes:
+    return newline.join(lines).encode(encoding) + newline.encode(encoding)
+
+
+def stored(db, order_by=Lead.id):
+    """Every lead as a dict of the fields an import fills, in insertion order."""
+    with db.read() as session:
+        return [
+            {
+                "first_name": lead.first_name,
+                "last_name": lead.last_name,
+                "email": lead.email,
+                "phone": lead.phone,
+                "company": lead.company,
+                "source": lead.source,
+                "score": lead.score,
+                "priority": lead.priority,
+                "custom": lead.custom,
+                "status": lead.status,
+                "pool_id": lead.pool_id,
+            }
+            for lead in session.scalars(select(Lead).order_by(order_by))
+        ]
+
+
+def count_leads(db) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(Lead))
+
+
+@pytest.fixture
+def pool(floor):
+    return floor.pool("Inbound")
+
+
+def run(db, data, pool="Inbound", **kwargs):
+    kwargs.setdefault("default_source", "leads")
+    return importing.import_rows(db, None, data, pool, **kwargs)
+
+
+# --- columns ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heading", "field"),
+    [
+        ("First Name", "first_name"),
+        ("first_name", "first_name"),
+        ("FirstName", "first_name"),
+        ("Given name", "first_name"),
+        ("Last Name", "last_name"),
+        ("Surname", "last_name"),
+        ("Name", "name"),
+        ("Full Name", "name"),
+        ("Email", "email"),
+        ("E-Mail", "email"),
+        ("Email Address", "email"),
+        ("E-mail 1", "email"),
+        ("Phone Number", "phone"),
+        ("Mobile", "phone"),
+        ("Tel", "phone"),
+        ("Tel.", "phone"),
+        ("Company", "company"),
+        ("Organisation", "company"),
+        ("Organization", "company"),
+        ("Lead Source", "source"),
+        ("Score", "score"),
+        ("Priority", "priority"),
+        ("Favourite colour", None),
+    ],
+)
+def test_headings_are_matched_by_name_whatever_the_exporter(heading, field):
+    assert importing.field_for(heading) == field
+
+
+def test_the_plan_shows_every_column_and_where_it_goes():
+    data = csv_bytes("Given name,Surname,E-Mail Address,Tel,Notes,", "a,b,a@example.com,1,x,")
+    assert importing.plan_columns(data, {"Notes": "ignore"}) == {
+        "Given name": "first_name",
+        "Surname": "last_name",
+        "E-Mail Address": "email",
+        "Tel": "phone",
+        "Notes": "ignore",
+        "column 6": "custom",
+    }
+
+
+def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
+    data = csv_bytes(
+        "Given name,Surname,E-Mail,Phone Number,Organisation,Source,Score,Priority,Shoe size",
+        "Ada,Lovelace,Ada@Example.com,+44 20 7946 0018,Analytical Ltd,Fair,85,2,38",
+    )
+    summary = run(db, data)
+    assert summary == importing.ImportSummary(1, 0, (), encoding="UTF-8", delimiter=",")
+    [lead] = stored(db)
+    assert lead == {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "Ada@Example.com",
+        "phone": "+44 20 7946 0018",
+        "company": "Analytical Ltd",
+        "source": "Fair",
+        "score": 85,
+        "priority": 2,
+        "custom": {"Shoe size": "38"},
+        "status": "pool",
+        "pool_id": pool.id,
+    }
+
+
+def test_a_single_name_column_is_split_into_first_and_last(db, pool):
+    data = csv_bytes(
+        "Full Name,Email",
+        "Jane van der Berg,jane@example.com",
+        '"Doe, John",john@example.com',
+        "Cher,cher@example.com",
+    )
+    assert run(db, data).imported == 3
+    assert [(r["first_name"], r["last_name"]) for r in stored(db)] == [
+        ("Jane", "van der Berg"),
+        ("John", "Doe"),
+        ("Cher", ""),
+    ]
+
+
+def test_phone_and_mobile_both_kept_and_excel_leading_zero_trick_undone(db, pool):
+    data = csv_bytes(
+        "Email,Phone,Mobile",
+        'a@example.com,="01632 960001",07700 900001',
+        "b@example.com,,07700 900002",
+    )
+    assert run(db, data).imported == 2
+    first, second = stored(db)
+    assert (first["phone"], first["custom"]) == ("01632 960001", {"Mobile": "07700 900001"})
+    assert (second["phone"], second["custom"]) == ("07700 900002", {})
+
+
+# --- encodings and delimiters ------------------------------------------------------
+
+
+def test_utf8_with_a_bom_reads_the_first_heading(db, pool):
+    data = codecs.BOM_UTF8 + csv_bytes("Email,First Name", "zoe@example.com,Zoë")
+    summary = run(db, data)
+    assert (summary.imported, summary.encoding) == (1, "UTF-8")
+    assert stored(db)[0]["first_name"] == "Zoë"
+
+
+def test_windows_1252_is_read_when_the_file_is_not_utf8(db, pool):
+    data = csv_bytes(
+        "Vorname;Nachname;E-Mail;Firma",
+        "Jürgen;Müller;jm@example.de;Café Crème – Köln",
+        encoding="cp1252",
+    )
+    summary = run(
+        db, data, mapping={"Vorname": "first_name", "Nachname": "last_name", "Firma": "company"}
+    )
+    assert (summary.imported, summary.encoding, summary.delimiter) == (1, "Windows-1252", ";")
+    [lead] = stored(db)
+    assert (lead["first_name"], lead["last_name"], lead["company"]) == (
+        "Jürgen",
+        "Müller",
+        "Café Crème – Köln",
+    )
+
+
+def test_excel_unicode_text_is_utf16_with_tabs(db, pool):
+    data = codecs.BOM_UTF16_LE + csv_bytes(
+        "First Name\tEmail", "Zoë\tzoe@example.com", encoding="utf-16-le"
+    )
+    summary = run(db, data)
+    assert (summary.imported, summary.encoding, summary.delimiter) == (1, "UTF-16", "\t")
+    assert stored(db)[0]["first_name"] == "Zoë"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_comma_semicolon_and_tab_files(db, pool, delimiter):
+    other = ";" if delimiter == "," else ","
+    data = csv_bytes(
+        delimiter.join(["Name", "Email", "Company"]),
+        delimiter.join(["Ann Lee", "ann@example.com", f'"Lee{other} Lee{delimiter} and Co"']),
+        delimiter.join(["Bo Yu", "bo@example.com", "Yu Ltd"]),
+    )
+    summary = run(db, data)
+    assert (summary.imported, summary.delimiter) == (2, delimiter)
+    assert [r["company"] for r in stored(db)] == [f"Lee{other} Lee{delimiter} and Co", "Yu Ltd"]
+
+
+def test_delimiter_found_from_the_header_when_the_sniffer_cannot_tell():
+    assert importing.detect_delimiter("Email;Name\n") == ";"
+    assert importing.detect_delimiter('"Last, First";Email\nx;y\n') == ";"
+    assert importing.detect_delimiter("Email\na@example.com\n") == ","
+
+
+# --- the explicit mapping ------------------------------------------------------------
+
+
+def test_an_explicit_mapping_overrides_the_synonyms(db, pool):
+    data = csv_bytes(
+        "Handy,Phone,E-Mail,Notes",
+        "0151 1234567,0301 7654321,x@example.com,call after 5",
+    )
+    summary = run(db, data, mapping={"handy": "Phone", "Notes": "ignore"})
+    assert summary.imported == 1
+    [lead] = stored(db)
+    assert lead["phone"] == "0151 1234567"
+    assert lead["custom"] == {"Phone": "0301 7654321"}
+
+
+def test_a_mapping_to_an_unknown_field_is_refused_in_one_line(db, pool):
+    data = csv_bytes("Mobile,Email", "1234567,a@example.com")
+    with pytest.raises(ValidationError) as refused:
+        run(db, data, mapping={"Mobile": "fone"})
+    assert refused.value.message.startswith('Cannot map "Mobile" to "fone": the fields are ')
+    assert "\n" not in refused.value.message
+    with pytest.raises(ValidationError, match='The file has no column "Mobil"'):
+        run(db, data, mapping={"Mobil": "phone"})
+    assert count_leads(db) == 0
+
+
+# --- bad rows --------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_by_line_while_good_rows_go_in(db, pool):
+    data = csv_bytes(
+        "First Name,Email,Phone,Score",  # line 1
+        "Good,good@example.com,,10",  # 2
+        "Bad,not-an-email,,",  # 3
+        '"Two',  # 4: a quoted field with a newline: one record, lines 4-5
+        'lines",two@example.com,,7',  # 5
+        "Nobody,,,",  # 6
+        "Half,half@example.com,,7.5",  # 7
+        "Whole,whole@example.com,,8.0",  # 8
+        '"Multi',  # 9: a bad record starting here is reported at line 9
+        'line",also-bad,,',  # 10
+        "Short,short@example.com",  # 11
+        "",  # 12: blank, skipped silently
+        "Phoney,,12,",  # 13
+        f"{'x' * 121},long@example.com,,",  # 14
+        "Huge,huge@example.com,,99999999999",  # 15
+    )
+    summary = run(db, data)
+    assert summary.rejected == (
+        RejectedRow(3, 'invalid email "not-an-email"'),
+        RejectedRow(6, "no email or phone"),
+        RejectedRow(7, "score must be a whole number"),
+        RejectedRow(9, 'invalid email "also-bad"'),
+        RejectedRow(11, "has 2 fields, the header has 4"),
+        RejectedRow(13, 'invalid phone number "12"'),
+        RejectedRow(14, "first name is longer than 120 characters"),
+        RejectedRow(15, "score is too large"),
+    )
+    assert (summary.imported, summary.duplicates) == (3, 0)
+    assert [(r["first_name"], r["score"]) for r in stored(db)] == [
+        ("Good", 10),
+        ("Two\r\nlines", 7),
+        ("Whole", 8),
+    ]
+
+
+def test_an_unclosed_quote_is_reported_where_it_starts_and_the_rows_before_go_in(db, pool):
+    data = csv_bytes(
+        "Name,Email",
+        "Ann,ann@example.com",
+        '"Bo,bo@example.com',
+        "Cy,cy@example.com",
+        "Di,di@example.com",
+    )
+    summary = run(db, data)
+    assert summary.imported == 1
+    assert summary.rejected == (
+        RejectedRow(
+            3, "has 1 field, the header has 2 (a quote may be missing: the row runs on to line 5)"
+        ),
+    )
+
+
+def test_trailing_empty_fields_and_blank_lines_are_not_errors(db, pool):
+    data = csv_bytes("Email;Name;;", "a@example.com;A;;", ";;;", "", "b@example.com;B;;;;")
+    summary = run(db, data)
+    assert (summary.imported, summary.rejected) == (2, ())
+
+
+# --- duplicates ------------------------------------------------------------------------
+
+
+def test_duplicates_in_the_file_and_in_the_database_are_skipped_and_counted(db, floor, pool):
+    floor.leads(pool, 1, email="known@example.com", phone=None)
+    data = csv_bytes(
+        "Email,Phone",
+        "known@example.com,",  # in the database
+        "KNOWN@example.COM ,",  # the same, other case
+        "new@example.com,+44 20 7946 0018",
+        "other@example.com,020 7946 0018",  # same phone as the row before
+        "new@example.com,",  # same email as two rows before
+        ",0044-20-7946-0019",
+        ",020 7946 0019",
+    )
+    summary = run(db, data)
+    assert (summary.imported, summary.duplicates, summary.rejected) == (2, 5, ())
+    assert count_leads(db) == 3
+
+
+def test_a_rejected_row_does_not_make_a_later_row_a_duplicate(db, pool):
+    data = csv_bytes("Email,Phone", "bad-email,07700 900001", "ok@example.com,07700 900001")
+    summary = run(db, data)
+    assert (summary.imported, summary.duplicates, len(summary.rejected)) == (1, 0, 1)
+
+
+def test_running_the_same_file_again_adds_nothing(db, pool):
+    data = csv_bytes(
+        "Email,Phone,Name",
+        "a@example.com,,A",
+        ",07700 900001,B",
+        "bad,,C",
+        "a@example.com,,A again",
+    )
+    first = run(db, data)
+    again = run(db, data)
+    assert (first.imported, first.duplicates, len(first.rejected)) == (2, 1, 1)
+    assert (again.imported, again.duplicates, again.rejected) == (0, 3, first.rejected)
+    assert count_leads(db) == 2
+
+
+def test_batches_check_duplicates_across_batch_boundaries(db, pool, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_SIZE", 3)
+    rows = [f"lead{n}@example.com,0770090{n:04d}" for n in range(10)]
+    rows.insert(5, "LEAD1@example.com,")  # a duplicate of a row two batches back
+    rows.append(",07700900009")  # a duplicate by phone of the row before
+    progress = []
+    summary = run(db, csv_bytes("Email,Mobile", *rows), progress=lambda *a: progress.append(a))
+    assert (summary.imported, summary.duplicates) == (10, 2)
+    assert progress[-1] == (13, 13) and len(progress) == 5
+    with db.read() as session:
+        events = session.execute(select(LeadEvent.kind, func.count()).group_by(LeadEvent.kind))
+        assert dict(events.all()) == {"created": 10}
+    assert [r["email"] for r in stored(db)] == [f"lead{n}@example.com" for n in range(10)]
+
+
+# --- sources, pools, people ---------------------------------------------------------------
+
+
+def test_source_comes_from_the_row_else_the_file_name(db, pool, tmp_path):
+    path = tmp_path / "trade-show 2026.csv"
+    path.write_bytes(csv_bytes("Email,Source", "a@example.com,Web", "b@example.com,"))
+    assert importing.import_csv(db, None, path, "inbound").imported == 2
+    assert [r["source"] for r in stored(db)] == ["Web", "trade-show 2026"]
+
+
+def test_an_explicit_source_goes_on_every_lead_and_the_column_is_kept(db, pool):
+    data = csv_bytes("Email,Source", "a@example.com,Web", "b@example.com,")
+    assert run(db, data, source="Fair 2026").imported == 2
+    assert [(r["source"], r["custom"]) for r in stored(db)] == [
+        ("Fair 2026", {"Source": "Web"}),
+        ("Fair 2026", {}),
+    ]
+
+
+def test_pool_by_name_any_case_or_by_id_and_an_unknown_pool(db, floor, pool):
+    other = floor.pool("Partners")
+    assert run(db, csv_bytes("Email", "a@example.com"), pool="PARTNERS").imported == 1
+    assert run(db, csv_bytes("Email", "b@example.com"), pool=other.id).imported == 1
+    assert run(db, csv_bytes("Email", "c@example.com"), pool=str(pool.id)).imported == 1
+    with pytest.raises(NotFoundError, match="There is no pool called 'Nowhere'."):
+        run(db, csv_bytes("Email", "d@example.com"), pool="Nowhere")
+    assert [r["pool_id"] for r in stored(db)] == [other.id, other.id, pool.id]
+
+
+def test_a_manager_may_import_and_a_rep_may_not(db, floor, pool):
+    data = csv_bytes("Email", "a@example.com")
+    with pytest.raises(NotAllowedError):
+        importing.import_rows(db, floor.rep("alice"), data, "Inbound")
+    summary = importing.import_rows(db, floor.manager, data, "Inbound")
+    assert summary.imported == 1
+    with db.read() as session:
+        assert session.scalar(select(LeadEvent.actor_id)) == floor.manager.id
+
+
+def test_imported_leads_are_routed_in_a_push_pool(db, floor):
+    alice, bob = floor.rep("alice"), floor.rep("bob")
+    floor.pool("Push", routing=Routing.ROUND_ROBIN.value, members=[alice, bob])
+    data = csv_bytes("Email", "a@example.com", "b@example.com", "c@example.com")
+    assert run(db, data, pool="push").imported == 3
+    assert [r["status"] for r in stored(db)] == ["current"] * 3
+    assert len(leads.my_current_leads(db, alice)) + len(leads.my_current_leads(db, bob)) == 3
+
+
+# --- files that cannot be imported ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty."),
+        (b" \r\n\r\n", "The file is empty."),
+        (codecs.BOM_UTF8, "The file is empty."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "This file is not a CSV: it holds binary"),
+        (bytes(range(256)) * 8, "This file is not a CSV: it holds binary data."),
+        (b"PK\x03\x04\x14\x00\x06\x00", "This file is an Excel workbook (.xlsx)"),
+        (
+            b"<!DOCTYPE html><html><body>Login</body></html>",
+            "This file is not a CSV: it is a web page",
+        ),
+        (
+            b"Name,Company\r\nAnn,Acme\r\n",
+            "The file has no email or phone column (its columns: Name",
+        ),
+        (b"ann@example.com,Ann\r\n", "The first line holds data, not column names"),
+    ],
+    ids=["empty", "blank", "bom", "png", "bytes", "xlsx", "html", "no-contact", "no-header"],
+)
+def test_an_unusable_file_is_refused_in_one_line(db, pool, data, message):
+    with pytest.raises(ImportFileError) as refused:
+        run(db, data)
+    assert refused.value.message.startswith(message)
+    assert "\n" not in refused.value.message
+    assert count_leads(db) == 0
+
+
+def test_a_missing_file_is_an_import_error(db, pool, tmp_path):
+    with pytest.raises(ImportFileError, match="Cannot read .*nope.csv: No such file"):
+        importing.import_csv(db, None, tmp_path / "nope.csv", "Inbound")
