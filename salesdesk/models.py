@@ -207,7 +207,18 @@ class Lead(Base):
         Index("ix_leads_created", "created_at", "id"),
         Index("ix_leads_email_key", "email_key"),
         Index("ix_leads_phone_key", "phone_key"),
-        Index("ix_leads_source", "source"),
+        # The manager's table: one (column, id) index per sortable column, so
+        # every page of every order is a short keyset range (services/leads.py).
+        Index("ix_leads_sort_source", "source", "id"),
+        Index("ix_leads_sort_name", "last_name", "id"),
+        Index("ix_leads_sort_company", "company", "id"),
+        Index("ix_leads_sort_status", "status", "id"),
+        Index("ix_leads_sort_pool", "pool_id", "id"),
+        Index("ix_leads_sort_owner", "owner_id", "id"),
+        Index("ix_leads_sort_assigned", "assigned_at", "id"),
+        Index("ix_leads_sort_contacted", "last_contacted_at", "id"),
+        Index("ix_leads_sort_call_back", "call_back_at", "id"),
+        Index("ix_leads_sort_score", "score", "id"),
     )
 
 
