@@ -119,6 +119,7 @@ class SalesDeskApp(QObject):
         login.signed_in.connect(self._on_signed_in)
         login.connect_requested.connect(self._on_connect_requested)
         login.rejected.connect(self._on_login_rejected)
+        login.finished.connect(lambda _result, done=login: self._forget_login(done))
         self.login = login
         login.show()
         if self.opened is not None:
@@ -174,6 +175,10 @@ class SalesDeskApp(QObject):
         self._watcher.start()
         self._context, self.window, self.login = context, window, None
         self.main_window_shown.emit(window)
+
+    def _forget_login(self, login: LoginDialog) -> None:
+        if self.login is login:
+            self.login = None  # it deletes itself on close
 
     def _on_login_rejected(self) -> None:
         if self.window is None:

@@ -8,6 +8,7 @@ a service call made from the test itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from PySide6.QtCore import QSettings, QUrl
 
 from salesdesk.config import Secrets
 from salesdesk.db import Database
-from salesdesk.services.records import Actor
+from salesdesk.services import allocation
+from salesdesk.services.records import Actor, PoolRow
 from salesdesk.ui.context import AppContext
+from salesdesk.ui.desk.desk_view import DeskView
 from salesdesk.ui.tasks import TaskRunner
 from tests.conftest import Floor
 
@@ -71,3 +74,51 @@ def make_context(
 def wait_idle(qtbot, tasks: TaskRunner, timeout: int = 10_000) -> None:
     """Wait until every submitted call has come back and been handled."""
     qtbot.waitUntil(lambda: tasks.idle, timeout=timeout)
+
+
+# --- a rep's desk on a small real floor: alice in the Inbound pool -----------------
+
+
+@dataclass
+class Desk:
+    view: DeskView
+    context: AppContext
+    rep: Actor
+    pool: PoolRow
+    floor: Floor
+    qtbot: object
+
+    @property
+    def db(self):
+        return self.floor.db
+
+    def wait(self) -> None:
+        wait_idle(self.qtbot, self.context.tasks)
+
+    def claim(self, count: int = 1) -> list[int]:
+        """The rep takes leads directly through the service (as another window would)."""
+        ids = []
+        for _ in range(count):
+            result = allocation.claim_next_lead(self.db, self.rep)
+            assert result.lead is not None, result.message
+            ids.append(result.lead.id)
+        return ids
+
+    def reload(self) -> None:
+        self.view.refresh()
+        self.wait()
+
+
+@pytest.fixture
+def desk(qtbot, ui_floor: Floor, make_context) -> Desk:
+    alice = ui_floor.rep("alice")
+    pool = ui_floor.pool("Inbound", members=[alice])
+    context = make_context(alice)
+    view = DeskView(context)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    with qtbot.waitExposed(view):
+        view.show()
+    harness = Desk(view, context, alice, pool, ui_floor, qtbot)
+    harness.reload()
+    return harness
