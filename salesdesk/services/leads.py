@@ -8,11 +8,12 @@ the database and paged by keyset ``(sort key, id)`` — never by deep OFFSET.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Table
+from sqlalchemy.types import JSON
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, Role, User
@@ -98,51 +101,143 @@ def insert_leads(
     rules: Rules,
     actor_id: int | None,
 ) -> list[int]:
-    """Insert already-checked leads into a pool in one statement, then route them.
+    """Insert already-checked leads into a pool, then route them.
 
     One ``created`` event per lead keeps the history complete from the start.
+    The ids are reserved first (:func:`_reserve_lead_ids`), so the leads and
+    their events go in without ``RETURNING``, at the driver's own bulk speed
+    (:func:`_bulk_insert`): SQLAlchemy cannot batch an ``INSERT … RETURNING``
+    whose ids must come back in row order on SQLite, and ran one statement per
+    lead there.
     """
     if not leads:
         return []
-    values = [
-        {
-            "first_name": lead.first_name.strip(),
-            "last_name": lead.last_name.strip(),
-            "company": lead.company.strip(),
-            "email": lead.email.strip() if lead.email else None,
-            "phone": lead.phone.strip() if lead.phone else None,
-            "email_key": email_key(lead.email),
-            "phone_key": phone_key(lead.phone),
-            "source": lead.source.strip(),
-            "score": lead.score,
-            "priority": lead.priority,
-            "custom": lead.custom,
-            "tags": [],
-            "status": LeadStatus.POOL.value,
-            "pool_id": pool_id,
-            "created_at": now,
-        }
-        for lead in leads
-    ]
-    ids = list(
-        session.scalars(insert(Lead).returning(Lead.id, sort_by_parameter_order=True), values)
-    )
-    session.execute(
-        insert(LeadEvent),
+    ids = _reserve_lead_ids(session, len(leads))
+    pool = LeadStatus.POOL.value
+    empty = json.dumps({})
+    _bulk_insert(
+        session,
+        cast(Table, Lead.__table__),
+        _LEAD_COLUMNS,
         [
-            {
-                "lead_id": lead_id,
-                "actor_id": actor_id,
-                "kind": "created",
-                "at": now,
-                "to_status": LeadStatus.POOL.value,
-                "details": {"pool_id": pool_id},
-            }
-            for lead_id in ids
+            (
+                lead_id,
+                lead.first_name.strip(),
+                lead.last_name.strip(),
+                lead.company.strip(),
+                lead.email.strip() if lead.email else None,
+                lead.phone.strip() if lead.phone else None,
+                email_key(lead.email),
+                phone_key(lead.phone),
+                lead.source.strip(),
+                lead.score,
+                lead.priority,
+                json.dumps(lead.custom) if lead.custom else empty,
+                "[]",
+                pool,
+                pool_id,
+                now,
+            )
+            for lead_id, lead in zip(ids, leads, strict=True)
         ],
+    )
+    details = json.dumps({"pool_id": pool_id})
+    _bulk_insert(
+        session,
+        cast(Table, LeadEvent.__table__),
+        _EVENT_COLUMNS,
+        [(lead_id, actor_id, "created", now, pool, details) for lead_id in ids],
     )
     route_new_leads(session, {pool_id: ids}, now, rules, actor_id)
     return ids
+
+
+_LEAD_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "email_key",
+    "phone_key",
+    "source",
+    "score",
+    "priority",
+    "custom",
+    "tags",
+    "status",
+    "pool_id",
+    "created_at",
+)
+_EVENT_COLUMNS = ("lead_id", "actor_id", "kind", "at", "to_status", "details")
+
+
+def _reserve_lead_ids(session: Session, count: int) -> list[int]:
+    """Ids for ``count`` new leads, in ascending order, taken before the INSERT.
+
+    PostgreSQL: from the column's own sequence, so concurrent writers never
+    collide. SQLite: the ids after the largest one — what SQLite itself would
+    choose — which is safe because every write transaction starts with
+    ``BEGIN IMMEDIATE`` and so holds the database's only write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(Lead.__tablename__, "id")
+        reserved = session.scalars(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        )
+        return sorted(int(i) for i in reserved)
+    largest = session.scalar(select(func.max(Lead.id))) or 0
+    return list(range(largest + 1, largest + count + 1))
+
+
+def _bulk_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Many rows into one table in the session's transaction, JSON columns as text.
+
+    PostgreSQL: ``COPY … FROM STDIN``, several times faster than any INSERT.
+    Elsewhere (SQLite): one DB-API ``executemany``, with only the values that
+    need it (datetimes) passed through the dialect's own bind processing —
+    SQLAlchemy's per-row parameter handling cost more than the INSERT itself.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    # (column index, processor, memo): a batch shares one timestamp, so each
+    # distinct value is processed once.
+    processors: list[tuple[int, Any, dict[Any, Any]]] = [
+        (i, process, {})
+        for i, name in enumerate(columns)
+        if not isinstance(table.c[name].type, JSON)
+        and (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    names = list(compiled.positiontup or columns)
+    reorder = names != list(columns)
+    order = [columns.index(name) for name in names]
+    params: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i, process, memo in processors:
+            value = values[i]
+            if value not in memo:
+                memo[value] = process(value)
+            values[i] = memo[value]
+        if compiled.positiontup is None:
+            params.append(dict(zip(columns, values, strict=True)))
+        else:
+            params.append(tuple([values[i] for i in order] if reorder else values))
+    connection.exec_driver_sql(compiled.string, params)
 
 
 def add_lead(db: Database, actor: Actor, pool_id: int, lead: NewLead) -> LeadRow:
