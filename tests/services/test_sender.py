@@ -519,3 +519,37 @@ def test_mail_server_rules_are_checked_with_plain_messages(db, floor):
         465,
         "ssl",
     )
+
+
+def test_unicode_long_lines_and_dots_arrive_intact(db, floor, smtp):
+    from salesdesk.services import mail
+
+    use_mail_server(db, floor.admin, smtp.port, mail_from_name="Vertrieb Müller & Söhne")
+    long_line = "Zoë — " + "ünïcode wörds " * 30
+    text = "{{ first_name }} 漢字\n.a line that starts with a dot\ntrailing spaces   \n" + long_line
+    html = "<p>{{ first_name }} 漢字</p>\n<p>" + long_line + "</p>"
+    mail.save_template(db, floor.admin, "confirmation", "Grüße, {{ first_name }} — ✓", text, html)
+    confirmations(db, floor, 1, first_name="Zoë")
+
+    assert sender.deliver_due(db) == sender.DeliverySummary(sent=1)
+
+    (received,) = smtp.inbox.received
+    (row,) = outbox(db)
+    assert received.message["From"] == "Vertrieb Müller & Söhne <sales@example.com>"
+    assert received.message["Subject"] == "Grüße, Zoë — ✓"
+    assert received.part("plain") == row.body_text + "\n"
+    assert received.part("html") == row.body_html + "\n"
+    assert ".a line that starts with a dot\ntrailing spaces   \n" in received.part("plain")
+    claimed = sender._Claimed(
+        row.id,
+        row.message_id,
+        row.to_address,
+        row.subject,
+        row.body_text,
+        row.body_html,
+        row.created_at,
+        1,
+    )
+    raw = sender.build_message(claimed, sender.server_settings(rules.get_rules(db)))
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78  # folded and soft-broken
+    assert raw.isascii()
