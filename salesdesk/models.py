@@ -239,8 +239,13 @@ class LeadEvent(Base):
     from_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     to_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The client's id for the click that caused this event. A click retried
+    # after a lost connection carries the same id, so it is recognised and not
+    # done twice (no second claim, no second email).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
+        Index("ix_lead_events_request", "request_id", unique=True),
         Index("ix_lead_events_lead", "lead_id", "at"),
         Index("ix_lead_events_actor", "actor_id", "at"),
         Index("ix_lead_events_at", "at"),

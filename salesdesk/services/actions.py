@@ -1,5 +1,10 @@
 """What a rep does with a lead: the four action buttons, logging a call, notes.
 
+Every action takes an optional ``request_id``: the client makes one per click
+and sends the same one again when it retries after a lost connection. If that
+click already committed, the action answers with the lead as it is now and
+does nothing twice — no second email, no second event.
+
 Each function is one transaction that locks the lead, checks the actor may
 act on it *now* (it may have been reassigned since the screen showed it),
 stamps its date field, moves the lead, writes the event and — where the action
@@ -18,7 +23,7 @@ from salesdesk.models import Lead, LeadStatus, Note, Role, User
 from salesdesk.services import mail
 from salesdesk.services.auth import require
 from salesdesk.services.errors import LeadChangedError, NotAllowedError, ValidationError
-from salesdesk.services.lifecycle import fetch_lead_row, record_event, transition
+from salesdesk.services.lifecycle import fetch_lead_row, record_event, replayed, transition
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, LeadRow, NoteRow
 from salesdesk.services.rules import load_rules
@@ -50,6 +55,12 @@ def _lock_workable_lead(session: Session, actor: Actor, lead_id: int) -> tuple[L
     return lead, user
 
 
+def _already_done(session: Session, actor: Actor, request_id: str | None) -> bool:
+    """True when this click was already done (a retry after a lost connection)."""
+    require(session, actor)
+    return replayed(session, request_id)[0]
+
+
 def _status_words(status: str) -> str:
     return {
         "pool": "back in the pool",
@@ -58,13 +69,17 @@ def _status_words(status: str) -> str:
     }.get(status, status)
 
 
-def mark_dead(db: Database, actor: Actor, lead_id: int, reason: str = "") -> LeadRow | None:
+def mark_dead(
+    db: Database, actor: Actor, lead_id: int, reason: str = "", *, request_id: str | None = None
+) -> LeadRow | None:
     """Dead: hidden and tagged, or deleted, as the dead-lead rule says.
 
     Returns the lead as it is now, or ``None`` when the rule deleted it. A
     deleted lead leaves one ``deleted`` event without any personal data.
     """
     with db.write() as session:
+        if _already_done(session, actor, request_id):
+            return fetch_lead_row(session, lead_id)
         lead, user = _lock_workable_lead(session, actor, lead_id)
         rules = load_rules(session)
         now = db.now()
@@ -74,6 +89,7 @@ def mark_dead(db: Database, actor: Actor, lead_id: int, reason: str = "") -> Lea
                 lead_id=None,
                 actor_id=user.id,
                 kind="deleted",
+                request_id=request_id,
                 at=now,
                 from_status=lead.status,
                 to_status=None,
@@ -91,6 +107,7 @@ def mark_dead(db: Database, actor: Actor, lead_id: int, reason: str = "") -> Lea
             session,
             lead,
             kind="dead",
+            request_id=request_id,
             actor_id=user.id,
             at=now,
             status=LeadStatus.DEAD,
@@ -101,9 +118,13 @@ def mark_dead(db: Database, actor: Actor, lead_id: int, reason: str = "") -> Lea
         return fetch_lead_row(session, lead.id)
 
 
-def schedule_call_back(db: Database, actor: Actor, lead_id: int, when: datetime) -> LeadRow:
+def schedule_call_back(
+    db: Database, actor: Actor, lead_id: int, when: datetime, *, request_id: str | None = None
+) -> LeadRow:
     """Call Back: the lead leaves Current and returns on ``when`` (naive UTC)."""
     with db.write() as session:
+        if _already_done(session, actor, request_id):
+            return _row(session, lead_id)
         now = db.now()
         if when <= now:
             raise ValidationError("Pick a call back time in the future.", field="when")
@@ -116,6 +137,7 @@ def schedule_call_back(db: Database, actor: Actor, lead_id: int, when: datetime)
             session,
             lead,
             kind="call_back",
+            request_id=request_id,
             actor_id=user.id,
             at=now,
             status=LeadStatus.CALLBACK,
@@ -125,9 +147,13 @@ def schedule_call_back(db: Database, actor: Actor, lead_id: int, when: datetime)
         return _row(session, lead.id)
 
 
-def confirm_email(db: Database, actor: Actor, lead_id: int) -> LeadRow:
+def confirm_email(
+    db: Database, actor: Actor, lead_id: int, *, request_id: str | None = None
+) -> LeadRow:
     """Email Confirmed: the confirmation email goes to the lead; the lead stays Current."""
     with db.write() as session:
+        if _already_done(session, actor, request_id):
+            return _row(session, lead_id)
         lead, user = _lock_workable_lead(session, actor, lead_id)
         if not lead.email:
             raise ValidationError(
@@ -150,6 +176,7 @@ def confirm_email(db: Database, actor: Actor, lead_id: int) -> LeadRow:
             session,
             lead,
             kind="email_confirmed",
+            request_id=request_id,
             actor_id=user.id,
             at=now,
             status=LeadStatus.CURRENT,
@@ -159,9 +186,13 @@ def confirm_email(db: Database, actor: Actor, lead_id: int) -> LeadRow:
         return _row(session, lead.id)
 
 
-def make_appointment(db: Database, actor: Actor, lead_id: int) -> LeadRow:
+def make_appointment(
+    db: Database, actor: Actor, lead_id: int, *, request_id: str | None = None
+) -> LeadRow:
     """Appointment: the lead goes to the admin team, who are emailed and notified."""
     with db.write() as session:
+        if _already_done(session, actor, request_id):
+            return _row(session, lead_id)
         lead, user = _lock_workable_lead(session, actor, lead_id)
         now = db.now()
         rules = load_rules(session)
@@ -199,6 +230,7 @@ def make_appointment(db: Database, actor: Actor, lead_id: int) -> LeadRow:
             session,
             lead,
             kind="appointment",
+            request_id=request_id,
             actor_id=user.id,
             at=now,
             status=LeadStatus.APPOINTMENT,
@@ -209,9 +241,13 @@ def make_appointment(db: Database, actor: Actor, lead_id: int) -> LeadRow:
         return _row(session, lead.id)
 
 
-def log_contact(db: Database, actor: Actor, lead_id: int) -> LeadRow:
+def log_contact(
+    db: Database, actor: Actor, lead_id: int, *, request_id: str | None = None
+) -> LeadRow:
     """The rep called (the phone link was clicked): stamps last contacted."""
     with db.write() as session:
+        if _already_done(session, actor, request_id):
+            return _row(session, lead_id)
         lead, user = _lock_workable_lead(session, actor, lead_id)
         now = db.now()
         lead.last_contacted_at = now
@@ -221,6 +257,7 @@ def log_contact(db: Database, actor: Actor, lead_id: int) -> LeadRow:
             lead_id=lead.id,
             actor_id=user.id,
             kind="contacted",
+            request_id=request_id,
             at=now,
             from_status=lead.status,
             to_status=lead.status,

@@ -128,9 +128,11 @@ def record_event(
     from_owner_id: int | None = None,
     to_owner_id: int | None = None,
     details: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> None:
     session.execute(
         insert(LeadEvent).values(
+            request_id=request_id,
             lead_id=lead_id,
             actor_id=actor_id,
             kind=kind,
@@ -144,6 +146,20 @@ def record_event(
     )
 
 
+def replayed(session: Session, request_id: str | None) -> tuple[bool, int | None]:
+    """Has this click already been done? Returns ``(done, lead_id)``.
+
+    A client retries a click after a lost connection with the same request id;
+    the event that id produced is the proof it committed.
+    """
+    if not request_id:
+        return False, None
+    row = session.execute(
+        select(LeadEvent.lead_id).where(LeadEvent.request_id == request_id)
+    ).first()
+    return (True, row[0]) if row else (False, None)
+
+
 def transition(
     session: Session,
     lead: Lead,
@@ -154,6 +170,7 @@ def transition(
     status: LeadStatus | None = None,
     owner_id: int | None | Unchanged = UNCHANGED,
     details: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> None:
     """Move ``lead`` to a new status and/or owner and write the event for it.
 
@@ -180,6 +197,7 @@ def transition(
         from_owner_id=from_owner,
         to_owner_id=lead.owner_id,
         details=details,
+        request_id=request_id,
     )
 
 

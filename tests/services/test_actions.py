@@ -177,3 +177,26 @@ def test_search_covers_only_my_own_leads(db, floor):
     allocation.claim_next_lead(db, bob)
     assert [r.company for r in leads.my_current_leads(db, alice, "fabri")] == ["Fabrikam"]
     assert leads.my_current_leads(db, alice, "contoso") == []
+
+
+def test_a_click_retried_after_a_lost_connection_is_not_done_twice(db, floor, clock, working):
+    alice, lead = working
+    first = actions.confirm_email(db, alice, lead.id, request_id="click-1")
+    clock.advance(minutes=1)
+    again = actions.confirm_email(db, alice, lead.id, request_id="click-1")  # the retry
+    assert again.email_confirmed_at == first.email_confirmed_at
+    assert len(outbox(db)) == 1
+    actions.confirm_email(db, alice, lead.id, request_id="click-2")  # a new, deliberate click
+    assert len(outbox(db)) == 2
+
+
+def test_a_retried_dead_or_call_back_answers_with_the_first_outcome(db, floor, clock, working):
+    alice, lead = working
+    when = clock.now + timedelta(days=1)
+    actions.schedule_call_back(db, alice, lead.id, when, request_id="cb-1")
+    row = actions.schedule_call_back(db, alice, lead.id, when, request_id="cb-1")
+    assert (row.status, row.call_back_at) == ("callback", when)
+    actions.mark_dead(db, alice, lead.id, request_id="dead-1")
+    assert actions.mark_dead(db, alice, lead.id, request_id="dead-1").status == "dead"
+    kinds = [e.kind for e in leads.get_lead(db, floor.manager, lead.id).history]
+    assert kinds.count("call_back") == 1 and kinds.count("dead") == 1
