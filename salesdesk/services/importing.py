@@ -45,14 +45,16 @@ import codecs
 import csv
 import io
 import json
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, or_, select
+from sqlalchemy import String, any_, bindparam, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -290,28 +292,28 @@ def import_rows(
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
 
     rejected: list[RejectedRow] = []
-    seen = _Seen()
-    imported = duplicates = 0
     batch: list[_Candidate] = []
     total_lines = parsed.line_count
-    for line, cells, end in parsed.records:
-        try:
-            lead = _to_lead(cells, plan, defaults, line, end)
-        except _RowError as exc:
-            rejected.append(RejectedRow(line, exc.reason))
-            continue
-        if lead is None:
-            continue  # a blank row
-        batch.append(_Candidate(lead, email_key(lead.email), phone_key(lead.phone)))
-        if len(batch) >= BATCH_SIZE:
-            added, skipped = _store_batch(db, actor, pool_id, batch, seen)
-            imported, duplicates = imported + added, duplicates + skipped
-            batch = []
-            if progress is not None:
-                progress(end, total_lines)
-    if batch:
-        added, skipped = _store_batch(db, actor, pool_id, batch, seen)
-        imported, duplicates = imported + added, duplicates + skipped
+    writer = _Writer(db, actor, pool_id)
+    try:
+        for line, cells, end in parsed.records:
+            try:
+                lead = _to_lead(cells, plan, defaults, line, end)
+            except _RowError as exc:
+                rejected.append(RejectedRow(line, exc.reason))
+                continue
+            if lead is None:
+                continue  # a blank row
+            batch.append(_Candidate(lead, email_key(lead.email), phone_key(lead.phone)))
+            if len(batch) >= BATCH_SIZE:
+                writer.submit(batch)
+                batch = []
+                if progress is not None:
+                    progress(end, total_lines)
+        if batch:
+            writer.submit(batch)
+    finally:
+        imported, duplicates = writer.finish()
     if progress is not None:
         progress(total_lines, total_lines)
     return ImportSummary(
@@ -759,6 +761,58 @@ def _find_pool(db: Database, actor: Actor | None, pool: str | int) -> int:
         return int(pool_id)
 
 
+class _Writer:
+    """Writes batches on a thread of its own while the caller reads the next one.
+
+    Reading and checking rows is Python work; most of a write is the database's
+    own (SQLite's B-trees run with the GIL released; PostgreSQL is another
+    process), so the two overlap and an import takes about as long as the
+    larger of the two instead of their sum. All database work stays on this
+    one thread, in one session at a time, so no session crosses threads. The
+    queue holds one batch: reading never runs far ahead of writing.
+    """
+
+    def __init__(self, db: Database, actor: Actor | None, pool_id: int) -> None:
+        self._db, self._actor, self._pool_id = db, actor, pool_id
+        self._queue: queue.Queue[list[_Candidate] | None] = queue.Queue(maxsize=1)
+        self._seen = _Seen()
+        self._error: BaseException | None = None
+        self._imported = self._duplicates = 0
+        self._thread = threading.Thread(target=self._run, name="salesdesk-import", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: list[_Candidate]) -> None:
+        """Queue a batch; raises the writer's error (the import stops at the first)."""
+        self._raise_error()
+        self._queue.put(batch)
+
+    def finish(self) -> tuple[int, int]:
+        """Wait for the queued batches; (imported, duplicates), or the writer's error."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_error()
+        return self._imported, self._duplicates
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain: the caller stops at its next submit
+            try:
+                added, skipped = _store_batch(
+                    self._db, self._actor, self._pool_id, batch, self._seen
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self._error = exc
+            else:
+                self._imported += added
+                self._duplicates += skipped
+
+
 def _store_batch(
     db: Database, actor: Actor | None, pool_id: int, batch: list[_Candidate], seen: _Seen
 ) -> tuple[int, int]:
@@ -798,22 +852,19 @@ def _known_keys(
     phones = {c.phone_key for c in batch if c.phone_key and c.phone_key not in seen.phones}
     if not (emails or phones):
         return set(), set()
+    # One statement, each half answered from its own index alone (no table rows read).
     dialect = session.get_bind().dialect.name
-    conditions = []
-    if emails:
-        conditions.append(_among(Lead.email_key, emails, dialect))
-    if phones:
-        conditions.append(_among(Lead.phone_key, phones, dialect))
-    known_emails: set[str] = set()
-    known_phones: set[str] = set()
-    for found_email, found_phone in session.execute(
-        select(Lead.email_key, Lead.phone_key).where(or_(*conditions))
-    ):
-        if found_email:
-            known_emails.add(found_email)
-        if found_phone:
-            known_phones.add(found_phone)
-    return known_emails, known_phones
+    halves = [
+        select(literal(kind), column).where(_among(column, keys, dialect))
+        for kind, column, keys in (("e", Lead.email_key, emails), ("p", Lead.phone_key, phones))
+        if keys
+    ]
+    query = halves[0] if len(halves) == 1 else union_all(*halves)
+    known: dict[str, set[str]] = {"e": set(), "p": set()}
+    for kind, key in session.execute(query):
+        if key is not None:
+            known[kind].add(key)
+    return known["e"], known["p"]
 
 
 def _among(column: Any, keys: set[str], dialect: str) -> Any:

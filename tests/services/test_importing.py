@@ -9,9 +9,9 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from salesdesk.models import Lead, LeadEvent, Routing
+from salesdesk.models import Lead, LeadEvent, Pool, Routing
 from salesdesk.services import importing, leads
 from salesdesk.services.errors import (
     ImportFileError,
@@ -443,3 +443,17 @@ def test_an_unusable_file_is_refused_in_one_line(db, pool, data, message):
 def test_a_missing_file_is_an_import_error(db, pool, tmp_path):
     with pytest.raises(ImportFileError, match="Cannot read .*nope.csv: No such file"):
         importing.import_csv(db, None, tmp_path / "nope.csv", "Inbound")
+
+
+def test_a_pool_deleted_during_the_import_stops_it_with_a_known_error(db, pool, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+
+    def delete_the_pool(line, total):
+        if line == 3:  # the first batch has been handed to the writer
+            with db.write() as session:
+                session.execute(delete(Pool))
+
+    data = csv_bytes("Email", *(f"lead{n}@example.com" for n in range(6)))
+    with pytest.raises(NotFoundError, match="The pool was deleted during the import"):
+        run(db, data, progress=delete_the_pool)
+    assert count_leads(db) <= 2
