@@ -339,7 +339,7 @@ def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[
 
 
 @dataclass
-class Table:
+class ParsedFile:
     """A decoded CSV: its header, and an iterator of (first line, cells, last line)."""
 
     header: list[str]
@@ -356,7 +356,7 @@ _SIGNATURES = (
 )
 
 
-def read_table(data: bytes) -> Table:
+def read_table(data: bytes) -> ParsedFile:
     """Decode, find the delimiter and the header line; rows are read lazily."""
     text, encoding = decode(data)
     delimiter = detect_delimiter(text)
@@ -373,10 +373,12 @@ def read_table(data: bytes) -> Table:
         if any(c.strip() for c in cells):
             header = [c.strip() for c in cells]
             break
-    else:  # pragma: no cover - text.strip() was not empty, so some record has text
+    else:  # only delimiters and quotes
         raise ImportFileError("The file is empty.")
-    line_count = text.count("\n") + (0 if text.endswith("\n") else 1)
-    return Table(header, records, encoding, delimiter, line_count)
+    # Lines end in \r\n, \n, or \r alone (Excel for Mac's "CSV (Macintosh)").
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    line_count = breaks + (0 if text.endswith(("\n", "\r")) else 1)
+    return ParsedFile(header, records, encoding, delimiter, line_count)
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -531,6 +533,7 @@ def _check_source(source: str | None) -> str | None:
 @dataclass
 class _Plan:
     width: int
+    named_width: int  # up to the last named column: a row may stop there
     # field -> column indexes, in order of preference (explicit mapping first)
     columns: dict[str, list[int]] = field(default_factory=dict)
     custom: list[tuple[int, str]] = field(default_factory=list)
@@ -543,7 +546,8 @@ class _Plan:
 
 def _plan_columns(header: list[str], mapping: Mapping[str, str], source_given: bool) -> _Plan:
     wanted = _check_mapping(mapping)
-    plan = _Plan(width=len(header))
+    named = [i for i, heading in enumerate(header) if heading]
+    plan = _Plan(width=len(header), named_width=named[-1] + 1 if named else 0)
     keys = [normalise(h) for h in header]
     unknown = [column for column in mapping if normalise(column) not in keys]
     if unknown:
@@ -624,6 +628,8 @@ def _to_lead(cells: list[str], plan: _Plan, source: str, line: int, end: int) ->
             raise _RowError(f"cannot be read ({cells[1]})")
         if len(cells) > width and not any(c.strip() for c in cells[width:]):
             cells = cells[:width]  # trailing empty fields, as some exporters write
+        elif plan.named_width <= len(cells) < width:
+            cells = cells + [""] * (width - len(cells))  # the header had trailing empties
         elif not any(c.strip() for c in cells):
             return None
         else:

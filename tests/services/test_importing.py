@@ -304,6 +304,21 @@ def test_trailing_empty_fields_and_blank_lines_are_not_errors(db, pool):
     assert (summary.imported, summary.rejected) == (2, ())
 
 
+def test_a_header_ending_in_a_delimiter_does_not_make_every_row_short(db, pool):
+    data = csv_bytes("Email,Name,", "a@example.com,A", "b@example.com,B,", "c@example.com")
+    summary = run(db, data)
+    assert summary.imported == 2
+    assert summary.rejected == (RejectedRow(4, "has 1 field, the header has 3"),)
+
+
+def test_old_mac_line_endings_count_lines_too(db, pool):
+    progress = []
+    data = csv_bytes("Email,Name", "a@example.com,A", "bad,B", "c@example.com,C", newline="\r")
+    summary = run(db, data, progress=lambda *a: progress.append(a))
+    assert (summary.imported, summary.rejected) == (2, (RejectedRow(3, 'invalid email "bad"'),))
+    assert progress == [(4, 4)]
+
+
 # --- duplicates ------------------------------------------------------------------------
 
 
