@@ -160,3 +160,12 @@ def test_reps_cannot_read_team_figures(db, floor):
     for call in (stats.team_activity, stats.pool_status_counts, stats.rep_activity_by_day):
         with pytest.raises(NotAllowedError, match="Only a manager or an admin"):
             call(db, alice)
+
+
+def test_lead_sources_are_listed_once_each_in_order(db, floor):
+    pool = floor.pool("Inbound")
+    for source in ("Webinar", "", "Referral", "Webinar", "Ads"):
+        floor.leads(pool, 2, source=source)
+    assert stats.lead_sources(db, floor.manager) == ["Ads", "Referral", "Webinar"]
+    with pytest.raises(NotAllowedError):
+        stats.lead_sources(db, floor.rep("alice"))

@@ -115,14 +115,14 @@ class FilterBar(QWidget):
         """Fill the pool, owner and source lists, keeping what is chosen where it still exists."""
         self._quiet = True
         try:
-            _refill(self.pool, [("Every pool", None)] + [(p.name, p.id) for p in pools])
+            _refill(self.pool, [("Any pool", None)] + [(p.name, p.id) for p in pools])
             owners: list[tuple[str, object]] = [
-                ("Anyone", ANYONE),
-                ("Nobody (unassigned)", UNASSIGNED),
+                ("Any owner", ANYONE),
+                ("Unassigned", UNASSIGNED),
             ]
             owners += [(u.display_name + ("" if u.active else " (inactive)"), u.id) for u in people]
             _refill(self.owner, owners)
-            _refill(self.source, [("Every source", None)] + [(s, s) for s in sources])
+            _refill(self.source, [("Any source", None)] + [(s, s) for s in sources])
         finally:
             self._quiet = False
 

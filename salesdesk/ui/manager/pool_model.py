@@ -23,13 +23,13 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSize,
     Qt,
     QTimer,
     Signal,
@@ -40,7 +40,7 @@ from salesdesk.services.leads import LeadCount, LeadFilter
 from salesdesk.services.records import LeadPage, LeadRow
 from salesdesk.ui.context import AppContext
 from salesdesk.ui.tasks import TaskFailure
-from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
+from salesdesk.ui.timefmt import EMPTY, format_datetime, to_local
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -61,27 +61,37 @@ STATUS_WORDS = {
 class Column:
     title: str
     sort: str  # the key of leads.SORT_KEYS
-    width: int  # characters, a hint for the view
+    sample: str  # a typical value, to size the column
 
 
 COLUMNS = (
-    Column("Name", "name", 22),
-    Column("Company", "company", 20),
-    Column("Pool", "pool", 16),
-    Column("Status", "status", 11),
-    Column("Owner", "owner", 16),
-    Column("Assigned", "assigned_at", 17),
-    Column("Last contacted", "last_contacted_at", 17),
-    Column("Call back", "call_back_at", 17),
-    Column("Source", "source", 12),
-    Column("Score", "score", 6),
-    Column("Added", "created_at", 17),
+    Column("Name", "name", "Emma Kowalski"),
+    Column("Company", "company", "Alpine Ski Hou"),
+    Column("Pool", "pool", "Webinar follow"),
+    Column("Status", "status", "Call back"),
+    Column("Owner", "owner", "Carol Nguye"),
+    Column("Assigned", "assigned_at", "22 Nov 16:22"),
+    Column("Contacted", "last_contacted_at", "22 Nov 16:22"),
+    Column("Call back", "call_back_at", "22 Nov 16:22"),
+    Column("Source", "source", "Trade show"),
+    Column("Score", "score", "100"),
+    Column("Added", "created_at", "22 Nov 16:22"),
 )
 DEFAULT_SORT_COLUMN = len(COLUMNS) - 1  # Added, newest first
 _DATE_COLUMNS = {5, 6, 7, 10}
 
 
-def _display(row: LeadRow, column: int) -> str:
+def short_date(utc: datetime | None, this_year: int) -> str:
+    """``22 Nov 16:21`` this year, ``3 Mar 2025`` before: dates in a narrow column."""
+    if utc is None:
+        return EMPTY
+    local = to_local(utc)
+    if local.year == this_year:
+        return f"{local.day} {local:%b %H:%M}"
+    return f"{local.day} {local:%b %Y}"
+
+
+def _display(row: LeadRow, column: int, this_year: int) -> str:
     if column == 0:
         return row.name
     if column == 1:
@@ -93,16 +103,16 @@ def _display(row: LeadRow, column: int) -> str:
     if column == 4:
         return row.owner_name or EMPTY
     if column == 5:
-        return format_compact(row.assigned_at)
+        return short_date(row.assigned_at, this_year)
     if column == 6:
-        return format_compact(row.last_contacted_at)
+        return short_date(row.last_contacted_at, this_year)
     if column == 7:
-        return format_compact(row.call_back_at)
+        return short_date(row.call_back_at, this_year)
     if column == 8:
         return row.source or EMPTY
     if column == 9:
         return str(row.score)
-    return format_compact(row.created_at)
+    return short_date(row.created_at, this_year)
 
 
 def _tooltip(row: LeadRow, column: int) -> str | None:
@@ -162,6 +172,7 @@ class PoolModel(QAbstractTableModel):
         self._fetching = False
         self._generation = 0
         self.count: LeadCount | None = None
+        self._this_year = to_local(context.now()).year
         # Pages the view asked for while painting; requested once it has painted.
         self._wanted: set[int] = set()
         self._flush_timer = QTimer(self)
@@ -218,6 +229,7 @@ class PoolModel(QAbstractTableModel):
         self._exhausted = False
         self._fetching = False
         self.count = None
+        self._this_year = to_local(self._context.now()).year
         self.endResetModel()
         self._fetch_next()
         self._context.run(
@@ -272,9 +284,18 @@ class PoolModel(QAbstractTableModel):
             owner=self,
         )
 
-    def refresh_held(self) -> None:
-        """Fetch every held page again by id (another client changed something)."""
+    def refresh_rows(self, first: int, last: int) -> None:
+        """Another client changed leads: fetch the rows on screen again, by id.
+
+        Other held pages are let go rather than fetched, so they come back
+        fresh if the manager scrolls to them; a busy floor costs one page or
+        two per change, not the whole cache.
+        """
+        wanted = set(range(max(0, first) // self._page_size, max(0, last) // self._page_size + 1))
         for page in list(self._rows):
+            if page not in wanted:
+                del self._rows[page]
+        for page in sorted(wanted):
             self._request_page(page)
 
     # --- Qt model interface ---
@@ -299,10 +320,9 @@ class PoolModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section].title
-        if role == Qt.ItemDataRole.SizeHintRole:
-            return QSize(COLUMNS[section].width * 8, 24)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Sort by {COLUMNS[section].title.lower()} (click again to reverse)"
+            name = "last contacted" if section == 6 else COLUMNS[section].title.lower()
+            return f"Sort by {name} (click again to reverse)"
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -333,7 +353,7 @@ class PoolModel(QAbstractTableModel):
                 return None
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, column)
+            return _display(row, column, self._this_year)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 9:

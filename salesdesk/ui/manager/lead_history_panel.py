@@ -1,0 +1,108 @@
+"""The selected lead for a manager: who holds it, and everything that happened to it.
+
+Every owner's actions and notes, with who and when — the history the services
+write with every transition — so a manager can see why a lead is where it is
+before moving it. Shown as wrapped text rather than a table, so it reads in a
+narrow side panel.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtWidgets import QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
+
+from salesdesk.services.records import EventRow, LeadDetail, NoteRow
+from salesdesk.ui.desk.history_model import describe_event
+from salesdesk.ui.manager.pool_model import STATUS_WORDS
+from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
+
+NOTHING_SELECTED = "Select a lead to see its history."
+
+
+def history_html(events: tuple[EventRow, ...]) -> str:
+    """Newest first: what happened, then when and who, one paragraph each."""
+    items = [
+        f"<p style='margin:0 0 8px 0'>{escape(describe_event(e))}<br>"
+        f"<span style='color:gray'>{escape(format_compact(e.at))} · "
+        f"{escape(e.actor_name or 'SalesDesk')}</span></p>"
+        for e in reversed(events)
+    ]
+    return "".join(items) or "<p>No history yet.</p>"
+
+
+def notes_html(notes: tuple[NoteRow, ...]) -> str:
+    items = [
+        f"<p style='margin:0 0 10px 0'><span style='color:gray'>"
+        f"{escape(format_compact(n.at))} · {escape(n.author_name or 'SalesDesk')}</span><br>"
+        f"{escape(n.body).replace(chr(10), '<br>')}</p>"
+        for n in reversed(notes)
+    ]
+    return "".join(items)
+
+
+class LeadHistoryPanel(QWidget):
+    """The lead's summary, its history (newest first) and its notes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel(NOTHING_SELECTED)
+        self.title.setWordWrap(True)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.history = QTextBrowser()
+        self.history.setOpenLinks(False)
+        self.notes = QTextBrowser()
+        self.notes.setPlaceholderText("No notes on this lead.")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.notes, "Notes")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tabs, 1)
+        self._lead_id: int | None = None
+        self.events: tuple[EventRow, ...] = ()
+        self.clear()
+
+    @property
+    def lead_id(self) -> int | None:
+        return self._lead_id
+
+    def clear(self, text: str = NOTHING_SELECTED) -> None:
+        self._lead_id = None
+        self.events = ()
+        self.title.setText(text)
+        self.summary.clear()
+        self.history.clear()
+        self.notes.clear()
+        self.tabs.setTabText(0, "History")
+        self.tabs.setTabText(1, "Notes")
+        self.tabs.setEnabled(False)
+
+    def show_detail(self, detail: LeadDetail) -> None:
+        lead = detail.lead
+        self._lead_id = lead.id
+        self.events = detail.history
+        self.title.setText(lead.name)
+        owner = lead.owner_name or "nobody"
+        lines = [
+            f"{STATUS_WORDS.get(lead.status, lead.status)} · held by {owner} · "
+            f"pool {lead.pool_name or EMPTY}",
+            *(x for x in (lead.company, lead.email, lead.phone) if x),
+        ]
+        if lead.call_back_at is not None:
+            lines.append(f"Call back {format_datetime(lead.call_back_at)}")
+        if lead.tags:
+            lines.append("Tags: " + ", ".join(lead.tags))
+        self.summary.setText("\n".join(lines))
+        self.history.setHtml(history_html(detail.history))
+        self.notes.setHtml(notes_html(detail.notes))
+        self.tabs.setTabText(0, f"History ({len(detail.history)})")
+        self.tabs.setTabText(1, f"Notes ({len(detail.notes)})" if detail.notes else "Notes")
+        self.tabs.setEnabled(True)

@@ -1,0 +1,356 @@
+"""The whole pool in one table, with filters, bulk actions and the selected lead's history.
+
+The table is a :class:`PoolModel`: the database filters, sorts and pages, and
+the view fetches more as the manager scrolls. Bulk actions (assign or
+reassign, return to pool, remove) run as one service call each; the answer
+says what was done and what was skipped and why, and the change is announced
+so every view — and, through the database, every rep's desk — catches up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from salesdesk.services import leads
+from salesdesk.services.leads import LeadCount, LeadFilter
+from salesdesk.services.records import BulkResult, LeadDetail
+from salesdesk.ui.context import LEADS, TEAM, AppContext
+from salesdesk.ui.manager.assign_dialog import AssignDialog
+from salesdesk.ui.manager.filter_bar import FilterBar
+from salesdesk.ui.manager.lead_history_panel import LeadHistoryPanel
+from salesdesk.ui.manager.manager_work import FilterChoices
+from salesdesk.ui.manager.pool_model import COLUMNS, DEFAULT_SORT_COLUMN, PoolModel
+from salesdesk.ui.message_bar import ERROR, INFO, WARNING
+from salesdesk.ui.tasks import TaskFailure
+
+MAX_BULK = 5_000
+DETAIL_DELAY_MS = 150
+
+
+def describe_count(count: LeadCount | None) -> str:
+    if count is None:
+        return "Counting leads…"
+    if count.exact:
+        return f"{count.value:,} lead{'s' if count.value != 1 else ''}"
+    rounded = _round(count.value)
+    return f"about {rounded:,} leads"
+
+
+def _round(value: int) -> int:
+    """Two significant figures: an estimate should not pretend to be exact."""
+    digits = len(str(value))
+    step = 10 ** max(0, digits - 2)
+    return round(value / step) * step
+
+
+def describe_bulk(verb: str, result: BulkResult) -> tuple[str, str]:
+    """A sentence for a bulk result, and the message level to show it with."""
+    done = len(result.done)
+    text = f"{verb} {done} lead{'s' if done != 1 else ''}."
+    if not result.skipped:
+        return text, INFO
+    reasons: dict[str, int] = {}
+    for reason in result.skipped.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    skipped = "; ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    return f"{text} Skipped {len(result.skipped)}: {skipped}.", WARNING
+
+
+class LeadsTab(QWidget):
+    """Filters, actions, the pool table and the history of the selected lead.
+
+    Signals:
+        message(str, str): text and level for the view's message bar.
+        changed(): this tab changed leads (the team figures are out of date).
+    """
+
+    message = Signal(str, str)
+    changed = Signal()
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._choices: FilterChoices | None = None
+        self._held: dict[int, int] = {}
+        self.open_dialog: QWidget | None = None  # the dialog on screen (tests answer it)
+        self.model = PoolModel(context, parent=self)
+        self.filters = FilterBar()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        # Fixed row heights: the view never measures a million rows.
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setHighlightSections(False)
+        metrics = self.table.fontMetrics()
+        for column, spec in enumerate(COLUMNS):
+            text = max(spec.sample, spec.title, key=metrics.horizontalAdvance)
+            header.resizeSection(column, metrics.horizontalAdvance(text) + 12)
+        header.setStretchLastSection(True)
+        header.setSortIndicator(DEFAULT_SORT_COLUMN, Qt.SortOrder.DescendingOrder)
+
+        self.assign_button = QPushButton("Assign to…")
+        self.assign_button.setToolTip("Give the selected leads to one person")
+        self.return_button = QPushButton("Return to pool")
+        self.return_button.setToolTip("Take the selected leads back from their reps")
+        self.remove_button = QPushButton("Remove…")
+        self.remove_button.setToolTip("Remove the selected leads by the dead-lead rule (Delete)")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the table again from the top")
+        self.selection_label = QLabel()
+        self.count_label = QLabel(describe_count(None))
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        actions_row = QHBoxLayout()
+        for button in (self.assign_button, self.return_button, self.remove_button):
+            actions_row.addWidget(button)
+        actions_row.addWidget(self.selection_label)
+        actions_row.addStretch(1)
+        actions_row.addWidget(self.count_label)
+        actions_row.addWidget(self.refresh_button)
+
+        self.history = LeadHistoryPanel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(actions_row)
+        left_layout.addWidget(self.table, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.history)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([990, 270])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.splitter, 1)
+
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self._load_detail)
+
+        self.filters.filters_changed.connect(self._on_filters_changed)
+        self.model.count_changed.connect(self._on_count)
+        self.model.modelReset.connect(self._on_reset)
+        self.model.load_failed.connect(lambda text: self.message.emit(text, ERROR))
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.assign_button.clicked.connect(self.assign_selected)
+        self.return_button.clicked.connect(self.return_selected)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.refresh_button.clicked.connect(self.model.reload)
+        # Only Delete: the desk's single-letter keys (A, P, F5…) sit in the same
+        # window's menu once a manager opens their own desk.
+        self._add_shortcut(QKeySequence.StandardKey.Delete, self.remove_selected)
+        self._on_selection_changed()
+
+    def _add_shortcut(self, keys: str | QKeySequence.StandardKey, slot: object) -> None:
+        action = QAction(self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)  # type: ignore[arg-type]
+        self.addAction(action)
+
+    # --- what is shown ---
+
+    def start(self) -> None:
+        """Fetch the first page (the view calls this once it is built)."""
+        self.model.set_filters(self.filters.current_filter())
+
+    def set_choices(self, choices: FilterChoices) -> None:
+        self._choices = choices
+        self.filters.set_choices(choices.pools, choices.people, choices.sources)
+
+    def set_held(self, held: Mapping[int, int]) -> None:
+        """Current leads per person (from the team panel), shown in the assign dialog."""
+        self._held = dict(held)
+
+    def selected_ids(self) -> list[int]:
+        rows = [i.row() for i in self.table.selectionModel().selectedRows()]
+        return self.model.lead_ids(rows)
+
+    def refresh_rows(self) -> None:
+        """Leads changed somewhere: repaint the rows on screen (and the open history)."""
+        top = self.table.rowAt(0)
+        bottom = self.table.rowAt(self.table.viewport().height() - 1)
+        if top < 0:
+            top = 0
+        if bottom < 0:
+            bottom = self.model.rowCount() - 1
+        if self.model.rowCount():
+            self.model.refresh_rows(top, bottom)
+        if self.history.lead_id is not None:
+            self._load_detail()
+
+    # --- actions ---
+
+    def _selection_for(self, verb: str) -> list[int] | None:
+        ids = self.selected_ids()
+        if not ids:
+            self.message.emit(f"Select the leads to {verb} first.", INFO)
+            return None
+        if len(ids) > MAX_BULK:
+            self.message.emit(
+                f"Select at most {MAX_BULK:,} leads at a time (you selected {len(ids):,}).",
+                WARNING,
+            )
+            return None
+        return ids
+
+    def assign_selected(self) -> None:
+        ids = self._selection_for("assign")
+        if ids is None:
+            return
+        people = self._choices.people if self._choices else ()
+        dialog = AssignDialog(len(ids), people, self._held, self)
+        self.open_dialog = dialog
+        dialog.accepted.connect(lambda: self._assign(ids, dialog.user_id))
+        dialog.open()
+
+    def _assign(self, ids: list[int], user_id: int | None) -> None:
+        if user_id is None:
+            return
+        people = {u.id: u.display_name for u in (self._choices.people if self._choices else ())}
+        name = people.get(user_id, "them")
+        self._run_bulk(leads.assign_leads, ids, user_id, verb=f"Assigned to {name}:")
+
+    def return_selected(self) -> None:
+        ids = self._selection_for("return to the pool")
+        if ids is not None:
+            self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:")
+
+    def remove_selected(self) -> None:
+        ids = self._selection_for("remove")
+        if ids is None:
+            return
+        n = len(ids)
+        leads_word = f"{n} lead{'s' if n != 1 else ''}"
+        policy = self._choices.dead_policy if self._choices else "hide"
+        if policy == "delete":
+            what = (
+                "They will be deleted for good, as the dead-lead rule says. This cannot be undone."
+            )
+        else:
+            tag = self._choices.dead_tag if self._choices else "dead"
+            what = (
+                f"They will be marked dead, hidden from reps and tagged '{tag}', as the "
+                "dead-lead rule says. Managers can still find them."
+            )
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove leads",
+            f"Remove {leads_word}?\n\n{what}",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        remove = box.addButton(f"Remove {leads_word}", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.open_dialog = box
+        box.buttonClicked.connect(
+            lambda button: (
+                self._run_bulk(leads.remove_leads, ids, verb="Removed")
+                if button is remove
+                else None
+            )
+        )
+        box.open()
+
+    def _run_bulk(self, fn: object, *args: object, verb: str) -> None:
+        buttons = [self.assign_button, self.return_button, self.remove_button]
+        self._context.run(
+            fn,  # type: ignore[arg-type]
+            *args,
+            on_done=lambda result: self._on_bulk_done(verb, result),
+            on_error=self._on_failed,
+            busy=buttons,
+        )
+
+    def _on_bulk_done(self, verb: str, result: BulkResult) -> None:
+        text, level = describe_bulk(verb, result)
+        self.message.emit(text, level)
+        self.model.refresh_leads(list(result.done) + list(result.skipped))
+        self.changed.emit()
+        self._context.announce(LEADS, TEAM)
+
+    def _on_failed(self, failure: TaskFailure) -> None:
+        self.message.emit(failure.message, ERROR)
+
+    # --- reactions ---
+
+    def _on_filters_changed(self, filters: LeadFilter) -> None:
+        self.model.set_filters(filters)
+
+    def _on_reset(self) -> None:
+        self.count_label.setText(describe_count(None))
+        self.history.clear()
+        self._on_selection_changed()
+
+    def _on_count(self, count: LeadCount) -> None:
+        self.count_label.setText(describe_count(count))
+        if count.exact:
+            self.count_label.setToolTip("")
+        else:
+            self.count_label.setToolTip(
+                f"More than {leads.COUNT_EXACT_UP_TO:,} leads match, so the number is "
+                "estimated from a sample; the table itself shows every one."
+            )
+
+    def _on_selection_changed(
+        self, _selected: QItemSelection | None = None, _deselected: QItemSelection | None = None
+    ) -> None:
+        n = len(self.table.selectionModel().selectedRows())
+        self.selection_label.setText(f"{n:,} selected" if n else "")
+        for button in (self.assign_button, self.return_button, self.remove_button):
+            button.setEnabled(n > 0)
+        self._detail_timer.start()
+
+    def _load_detail(self) -> None:
+        current = self.table.selectionModel().currentIndex()
+        selected = self.table.selectionModel().selectedRows()
+        if len(selected) != 1:
+            self.history.clear(
+                f"{len(selected):,} leads selected."
+                if selected
+                else "Select a lead to see its history."
+            )
+            return
+        lead_id = self.model.lead_id(selected[0].row() if selected else current.row())
+        if lead_id is None:
+            return
+        self._context.run(
+            leads.get_lead,
+            lead_id,
+            on_done=self._on_detail,
+            on_error=self._on_failed,
+            key="manager.detail",
+        )
+
+    def _on_detail(self, detail: LeadDetail) -> None:
+        ids = self.selected_ids()
+        if ids == [detail.lead.id]:
+            self.history.show_detail(detail)
