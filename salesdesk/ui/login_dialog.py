@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -89,13 +88,10 @@ class LoginDialog(QDialog):
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._on_sign_in_clicked)
         buttons.rejected.connect(self.reject)
-        self.connect_button = QPushButton(
-            "Connect to a team's database…" if embedded else "Change database…"
-        )
-        self.connect_button.setFlat(True)
-        self.connect_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.connect_button.setAutoDefault(False)
-        self.connect_button.clicked.connect(self.connect_requested)
+        words = "Connect to a team's database…" if embedded else "Change database…"
+        self.connect_link = QLabel(f'<a href="connect">{words}</a>')
+        self.connect_link.setToolTip("Use your team's shared PostgreSQL database instead")
+        self.connect_link.linkActivated.connect(lambda _link: self.connect_requested.emit())
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
@@ -104,7 +100,7 @@ class LoginDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
-        layout.addWidget(self.connect_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.connect_link, 0, Qt.AlignmentFlag.AlignLeft)
         self.setMinimumWidth(440)
         (self.password_edit if self.user_edit.text() else self.user_edit).setFocus()
 

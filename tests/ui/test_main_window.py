@@ -112,12 +112,12 @@ def test_geometry_is_kept(qtbot, ui_floor, make_context, settings):
     alice = ui_floor.rep("alice")
     context = make_context(alice)
     window = _window(qtbot, context)
-    window.resize(760, 560)  # inside the offscreen screen (800×600)
+    window.resize(780, 590)  # inside the offscreen screen (800×600)
     QApplication.processEvents()
     window.close()
     assert settings.value(GEOMETRY_KEY) is not None
     again = _window(qtbot, context)
-    assert (again.width(), again.height()) == (760, 560)
+    assert (again.width(), again.height()) == (780, 590)
 
 
 def test_an_unhandled_failure_is_shown_in_the_status_bar(qtbot, ui_floor, make_context):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from PySide6.QtCore import QDate, QTime
+from PySide6.QtGui import QPalette, QTextCharFormat
 from PySide6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
@@ -68,6 +69,7 @@ class CallBackDialog(QDialog):
         self.calendar.setMaximumDate(_qdate(today + timedelta(days=MAX_DAYS_AHEAD)))
         self.calendar.setSelectedDate(_qdate(today + timedelta(days=1)))
         self.calendar.setToolTip("Earlier days cannot be picked: a call back is in the future.")
+        self._grey_out_past_days(today)
         self.calendar.selectionChanged.connect(self._update)
         # Arrow keys move through the days; Enter (or a double click) takes the day.
         self.calendar.activated.connect(lambda _date: self.accept())
@@ -149,6 +151,15 @@ class CallBackDialog(QDialog):
 
     def _today(self) -> date:
         return local_now(self._now()).date()
+
+    def _grey_out_past_days(self, today: date) -> None:
+        # Qt refuses them already; this makes them look refused too (weekends stay red otherwise).
+        past = QTextCharFormat()
+        past.setForeground(
+            self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        )
+        for days_back in range(1, 43):  # every day a month page can show before today
+            self.calendar.setDateTextFormat(_qdate(today - timedelta(days=days_back)), past)
 
     def _quick_picks(self) -> list[tuple[str, Callable[[], datetime]]]:
         def at(days: int, hour: int) -> Callable[[], datetime]:

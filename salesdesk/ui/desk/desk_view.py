@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -71,6 +72,7 @@ class DeskView(QWidget):
         self._active = True
         self._running: dict[str, Task] = {}
         self._dialog: Any = None
+        self._first_snapshot = True
 
         self.commands = build_desk_actions(self)
         self.addActions(list(self.commands.all()))
@@ -158,11 +160,20 @@ class DeskView(QWidget):
         view.setAlternatingRowColors(True)
         view.setWordWrap(False)
         view.verticalHeader().hide()
-        view.horizontalHeader().setStretchLastSection(True)
-        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        view.horizontalHeader().setHighlightSections(False)
+        # The open lead stays clearly marked while the rep types a note elsewhere.
+        palette = view.palette()
+        for role in (QPalette.ColorRole.Highlight, QPalette.ColorRole.HighlightedText):
+            palette.setColor(
+                QPalette.ColorGroup.Inactive, role, palette.color(QPalette.ColorGroup.Active, role)
+            )
+        view.setPalette(palette)
+        header = view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        name_column = 1 if model.kind == CALL_BACKS else 0
+        header.setSectionResizeMode(name_column, QHeaderView.ResizeMode.Stretch)
         view.selectionModel().currentRowChanged.connect(
-            lambda current, _previous, m=model: self._on_row_changed(m, current)
+            lambda current, _previous, m=model, v=view: self._on_row_changed(m, v, current)
         )
         return view
 
@@ -269,8 +280,11 @@ class DeskView(QWidget):
             f"Call backs ({len(snapshot.call_backs)}"
             + (f", {overdue} overdue)" if overdue else ")"),
         )
-        for view in (self.current_view, self.call_back_view):
-            view.resizeColumnsToContents()
+        if self._first_snapshot:
+            self._first_snapshot = False
+            if self._selected_id is None and snapshot.current:
+                # A shift starts on the oldest Current lead, not on an empty panel.
+                self._open(snapshot.current[0])
         detail = snapshot.detail
         if detail is not None and detail.lead.id == self._selected_id:
             self._show(detail)
@@ -311,13 +325,19 @@ class DeskView(QWidget):
 
     # --- selection ----------------------------------------------------------------------------
 
-    def _on_row_changed(self, model: LeadListModel, current: QModelIndex) -> None:
+    def _on_row_changed(self, model: LeadListModel, view: QTableView, current: QModelIndex) -> None:
         if self._syncing:
             return
         lead = model.lead_at(current.row()) if current.isValid() else None
-        if lead is None or lead.id == self._selected_id:
+        if lead is None:
             return
-        self._open(lead)
+        if not view.selectionModel().isRowSelected(current.row()):
+            # Focus arriving on a list moves its current row without selecting it.
+            self._syncing = True
+            _select_row(view, model, current.row())
+            self._syncing = False
+        if lead.id != self._selected_id:
+            self._open(lead)
 
     def _open(self, lead: LeadRow) -> None:
         self._selected_id = lead.id
@@ -336,12 +356,7 @@ class DeskView(QWidget):
                 if row < 0:
                     view.selectionModel().clear()
                     continue
-                view.selectionModel().setCurrentIndex(
-                    model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-                view.scrollTo(model.index(row, 0))
+                _select_row(view, model, row)
                 if self.tabs.currentIndex() != index:
                     self.tabs.setCurrentIndex(index)
         finally:
@@ -361,7 +376,7 @@ class DeskView(QWidget):
         lead = model.lead_at(row)
         if lead is not None:
             self._syncing = True
-            view.selectRow(row)
+            _select_row(view, model, row)
             self._syncing = False
             self._open(lead)
 
@@ -523,3 +538,17 @@ class DeskView(QWidget):
             self._focus_list()
             return
         super().keyPressEvent(event)
+
+
+def _select_row(view: QTableView, model: LeadListModel, row: int) -> None:
+    """Select a whole row through the selection model.
+
+    ``QTableView.selectRow`` finds its column through the header, which has no
+    geometry yet on a tab page never shown, and then selects nothing.
+    """
+    index = model.index(row, 0)
+    view.selectionModel().setCurrentIndex(
+        index,
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    view.scrollTo(index)

@@ -99,10 +99,11 @@ class LeadPanel(QWidget):
         self.notes_view = QTextBrowser()
         self.notes_view.setOpenLinks(False)
         self.notes_view.setPlaceholderText("No notes yet.")
+        self.notes_view.setMinimumHeight(3 * self.notes_view.fontMetrics().lineSpacing())
         self.note_edit = QPlainTextEdit()
         self.note_edit.setPlaceholderText("Write a note for this lead…")
         self.note_edit.setTabChangesFocus(True)
-        self.note_edit.setMaximumHeight(70)
+        self.note_edit.setMaximumHeight(3 * self.note_edit.fontMetrics().lineSpacing() + 12)
         self.add_note_button = QPushButton("Add note")
         self.add_note_button.setToolTip("Save the note with this lead (Ctrl+Enter)")
         self.add_note_button.clicked.connect(self._on_add_note_clicked)
@@ -125,7 +126,11 @@ class LeadPanel(QWidget):
         self.history_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.history_view.verticalHeader().hide()
+        self.history_view.verticalHeader().setDefaultSectionSize(
+            self.history_view.fontMetrics().height() + 6
+        )
         self.history_view.setWordWrap(False)
+        self.history_view.setMinimumHeight(4 * self.history_view.fontMetrics().lineSpacing())
         header = self.history_view.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -134,7 +139,8 @@ class LeadPanel(QWidget):
         history_layout = QVBoxLayout(history_box)
         history_layout.addWidget(self.history_view)
 
-        lower = QSplitter(Qt.Orientation.Horizontal)
+        # Stacked, so each gets the panel's full width: history lines are long.
+        lower = QSplitter(Qt.Orientation.Vertical)
         lower.addWidget(notes_box)
         lower.addWidget(history_box)
         lower.setStretchFactor(0, 1)

@@ -349,3 +349,19 @@ def test_clock_time_is_what_the_panel_shows(desk, qtbot, clock):
     desk.view.take_next()
     desk.wait()
     assert desk.view.panel.field_text("Assigned") == format_datetime(datetime(2026, 3, 2, 14, 30))
+
+
+def test_switching_to_call_backs_opens_and_highlights_a_call_back(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    actions.schedule_call_back(desk.db, desk.rep, second, desk.db.now() + timedelta(days=1))
+    desk.view.show_lead(first)
+    desk.wait()
+    desk.view.commands.show_call_backs.trigger()
+    desk.wait()
+    view = desk.view.call_back_view
+    assert [i.row() for i in view.selectionModel().selectedRows()] == [0]
+    assert desk.view.panel.lead_id == second
+    assert desk.view.panel.field_text("Call Back Date") == format_datetime(
+        desk.db.now() + timedelta(days=1)
+    )
