@@ -45,9 +45,7 @@ import codecs
 import csv
 import io
 import json
-import queue
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -292,28 +290,28 @@ def import_rows(
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
 
     rejected: list[RejectedRow] = []
+    seen = _Seen()
+    imported = duplicates = 0
     batch: list[_Candidate] = []
     total_lines = parsed.line_count
-    writer = _Writer(db, actor, pool_id)
-    try:
-        for line, cells, end in parsed.records:
-            try:
-                lead = _to_lead(cells, plan, defaults, line, end)
-            except _RowError as exc:
-                rejected.append(RejectedRow(line, exc.reason))
-                continue
-            if lead is None:
-                continue  # a blank row
-            batch.append(_Candidate(lead, email_key(lead.email), phone_key(lead.phone)))
-            if len(batch) >= BATCH_SIZE:
-                writer.submit(batch)
-                batch = []
-                if progress is not None:
-                    progress(end, total_lines)
-        if batch:
-            writer.submit(batch)
-    finally:
-        imported, duplicates = writer.finish()
+    for line, cells, end in parsed.records:
+        try:
+            lead = _to_lead(cells, plan, defaults, line, end)
+        except _RowError as exc:
+            rejected.append(RejectedRow(line, exc.reason))
+            continue
+        if lead is None:
+            continue  # a blank row
+        batch.append(_Candidate(lead, email_key(lead.email), phone_key(lead.phone)))
+        if len(batch) >= BATCH_SIZE:
+            added, skipped = _store_batch(db, actor, pool_id, batch, seen)
+            imported, duplicates = imported + added, duplicates + skipped
+            batch = []
+            if progress is not None:
+                progress(end, total_lines)
+    if batch:
+        added, skipped = _store_batch(db, actor, pool_id, batch, seen)
+        imported, duplicates = imported + added, duplicates + skipped
     if progress is not None:
         progress(total_lines, total_lines)
     return ImportSummary(
@@ -765,58 +763,6 @@ def _find_pool(db: Database, actor: Actor | None, pool: str | int) -> int:
         if pool_id is None:
             raise NotFoundError(f"There is no pool called '{name}'.")
         return int(pool_id)
-
-
-class _Writer:
-    """Writes batches on a thread of its own while the caller reads the next one.
-
-    Reading and checking rows is Python work; most of a write is the database's
-    own (SQLite's B-trees run with the GIL released; PostgreSQL is another
-    process), so the two overlap and an import takes about as long as the
-    larger of the two instead of their sum. All database work stays on this
-    one thread, in one session at a time, so no session crosses threads. The
-    queue holds one batch: reading never runs far ahead of writing.
-    """
-
-    def __init__(self, db: Database, actor: Actor | None, pool_id: int) -> None:
-        self._db, self._actor, self._pool_id = db, actor, pool_id
-        self._queue: queue.Queue[list[_Candidate] | None] = queue.Queue(maxsize=1)
-        self._seen = _Seen()
-        self._error: BaseException | None = None
-        self._imported = self._duplicates = 0
-        self._thread = threading.Thread(target=self._run, name="salesdesk-import", daemon=True)
-        self._thread.start()
-
-    def submit(self, batch: list[_Candidate]) -> None:
-        """Queue a batch; raises the writer's error (the import stops at the first)."""
-        self._raise_error()
-        self._queue.put(batch)
-
-    def finish(self) -> tuple[int, int]:
-        """Wait for the queued batches; (imported, duplicates), or the writer's error."""
-        self._queue.put(None)
-        self._thread.join()
-        self._raise_error()
-        return self._imported, self._duplicates
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain: the caller stops at its next submit
-            try:
-                added, skipped = _store_batch(
-                    self._db, self._actor, self._pool_id, batch, self._seen
-                )
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                self._error = exc
-            else:
-                self._imported += added
-                self._duplicates += skipped
 
 
 def _store_batch(
