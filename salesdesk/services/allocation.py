@@ -14,6 +14,14 @@ Next, in one write transaction:
    so concurrent reps each skip the rows the others are taking;
 5. write the ``claimed`` event.
 
+Next is the busiest call on a floor, and on PostgreSQL a claim's cost is mostly
+round trips and per-statement overhead rather than work. So there the steps
+run inside the database function ``salesdesk_claim_next`` (migration 0006): one
+prepared call, one round trip, the lock and the rest in two statements with a
+fresh snapshot each. That function covers a rep in at most one pool; a rep in
+several pools, and every rep on SQLite (where there are no round trips), takes
+the same steps one statement at a time here.
+
 Weighted routing uses smooth weighted round robin (the nginx algorithm): each
 member's running weight grows by its share, the largest is chosen and pays back
 the total. Shares are exact over every window of ``sum(weights)`` leads rather
@@ -24,15 +32,27 @@ on ``pool_members`` so every client continues the same sequence.
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, Pool, PoolMember, Routing, User
-from salesdesk.services.auth import require
+from salesdesk.services.auth import ANYONE, require
 from salesdesk.services.errors import CapReachedError, OneAtATimeError
 from salesdesk.services.lifecycle import (
     LEAD_COLUMNS,
@@ -45,10 +65,11 @@ from salesdesk.services.lifecycle import (
     to_lead_row,
 )
 from salesdesk.services.records import Actor, ClaimResult
-from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.rules import Rules, rules_from_stored
 
 EMPTY_POOL = "No leads are waiting in your pools right now. Try again in a little while."
 NO_POOLS = "You are not a member of any active pool yet. Ask your manager to add you to one."
+CALL_BACK_DUE = "A call back is due."
 
 PUSH_ROUTINGS = (Routing.ROUND_ROBIN.value, Routing.WEIGHTED.value)
 
@@ -60,44 +81,190 @@ def claim_next_lead(db: Database, actor: Actor) -> ClaimResult:
         CapReachedError, OneAtATimeError: a rule refuses another lead now.
         NotAllowedError: the account is deactivated.
     """
-    with db.write() as session:
-        now = db.now()
-        # Lock first: everything after this line sees this rep's latest state.
-        session.execute(select(User).where(User.id == actor.id).with_for_update())
-        user = require(session, actor)  # the row just loaded: no second query
-        rules = load_rules(session)
-        _check_may_take_another(session, user, rules)
+    if db.dialect == "postgresql":
+        result = _claim_in_database(db, actor)
+        if result is not None:
+            return result
+    return _claim_step_by_step(db, actor)
 
-        lead_row = _reopen_due_call_back(session, user, now)
-        if lead_row is not None:
-            return ClaimResult(lead=lead_row, message="A call back is due.", from_callback=True)
 
-        pool_ids = _pullable_pools(session, user.id)
-        if not pool_ids:
-            return ClaimResult(lead=None, message=NO_POOLS)
-        cooldown_since = now - timedelta(hours=rules.cooldown_hours)
-        for pool_id in _pools_by_best_head(session, pool_ids, user.id, cooldown_since, rules):
-            row = _claim_from_pool(session, pool_id, user, now, cooldown_since, rules)
-            if row is not None:
-                return ClaimResult(lead=row, message="")
+# --- PostgreSQL: one call to salesdesk_claim_next() ------------------------------------
+
+_CLAIM_CALL = "SELECT * FROM salesdesk_claim_next(%s, %s, %s, %s, %s, %s, %s)"
+# The function's columns after (outcome, held, cap, waiting_id), in its order.
+_CLAIMED_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "source",
+    "score",
+    "priority",
+    "status",
+    "pool_id",
+    "owner_id",
+    "created_at",
+    "assigned_at",
+    "last_action_at",
+    "last_contacted_at",
+    "call_back_at",
+    "email_confirmed_at",
+    "appointment_at",
+    "dead_at",
+    "tags",
+    "pool_name",
+    "owner_name",
+)
+
+
+def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
+    """Next as one prepared call in autocommit: the function is the transaction.
+
+    Returns ``None``, with nothing changed, for a rep in several pools (and
+    for an account that turned out fine on a second look), which the
+    step-by-step path then handles.
+    """
+    defaults = Rules()  # the function applies the stored rules over these
+    with db.driver_connection() as pg:
+        pg.autocommit = True
+        try:
+            row = pg.execute(
+                _CLAIM_CALL,
+                (
+                    actor.id,
+                    db.now(),
+                    list(ANYONE),
+                    defaults.cap,
+                    defaults.one_at_a_time,
+                    defaults.cooldown_hours,
+                    defaults.pool_order,
+                ),
+                prepare=True,
+            ).fetchone()
+        finally:
+            pg.autocommit = False
+    outcome, held, cap, waiting_id = row[:4]
+    if outcome in ("pool", "callback"):
+        lead = to_lead_row(dict(zip(_CLAIMED_COLUMNS, row[4:], strict=True)))
+        if outcome == "callback":
+            return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
+        return ClaimResult(lead=lead, message="")
+    if outcome == "refused_by_rules":
+        _refuse(db, held, cap, waiting_id)
+    if outcome == "refused_account":
+        with db.read() as session:
+            require(session, actor)  # says why, in auth's own words
+        return None
+    if outcome == "no_pools":
+        return ClaimResult(lead=None, message=NO_POOLS)
+    if outcome == "empty":
         return ClaimResult(lead=None, message=EMPTY_POOL)
+    return None  # several_pools
+
+
+def _refuse(db: Database, held: int, cap: int, waiting_id: int | None) -> None:
+    """Raise the rule's refusal: the cap, else one lead at a time."""
+    if held >= cap:
+        raise CapReachedError(held, cap)
+    with db.read() as session:
+        waiting = fetch_lead_row(session, waiting_id) if waiting_id is not None else None
+    raise OneAtATimeError(waiting.name if waiting else f"lead #{waiting_id}")
+
+
+# --- step by step: SQLite, and a PostgreSQL rep in several pools -----------------------
+
+
+def _claim_step_by_step(db: Database, actor: Actor) -> ClaimResult:
+    with db.write_connection() as conn:
+        now = db.now()
+        # Lock first: everything after this statement sees this rep's latest state.
+        user, rules, pool_ids = _lock_rep(conn, actor)
+        with Session(bind=conn) as session:
+            _check_may_take_another(session, user, rules)
+            lead_row = _reopen_due_call_back(session, user, now)
+            if lead_row is not None:
+                return ClaimResult(lead=lead_row, message=CALL_BACK_DUE, from_callback=True)
+            if not pool_ids:
+                return ClaimResult(lead=None, message=NO_POOLS)
+            since = now - timedelta(hours=rules.cooldown_hours)
+            for pool_id in _pools_by_best_head(session, pool_ids, user.id, since, rules):
+                row = _claim_from_pool(session, pool_id, user, now, since, rules)
+                if row is not None:
+                    return ClaimResult(lead=row, message="")
+            return ClaimResult(lead=None, message=EMPTY_POOL)
+
+
+def _lock_rep(conn: Connection, actor: Actor) -> tuple[User, Rules, list[int]]:
+    """Lock the rep's ``users`` row, check the account, read the rules and pools.
+
+    One plain statement (on PostgreSQL the pools come with it): the ORM's
+    bookkeeping for the user and the rules would cost more than the claim.
+    Rules and pools are read in the snapshot of the locking statement, which
+    is no weaker than reading them after it: changing them never took the
+    rep's lock. Returns a detached :class:`User` with the columns Next uses.
+    """
+    postgresql = conn.dialect.name == "postgresql"
+    row = conn.execute(_lock_rep_statement(postgresql), {"uid": actor.id}).first()
+    if row is None or not row.active or row.role not in ANYONE:
+        with Session(bind=conn) as session:
+            require(session, actor)  # refuses, in auth's own words
+    assert row is not None  # require() refuses a user who is not there
+    user = User(id=row.id, display_name=row.display_name, role=row.role, cap=row.cap)
+    stored = row.rules
+    rules = rules_from_stored(json.loads(stored) if isinstance(stored, str) else stored or {})
+    pool_ids = list(row.pool_ids or ()) if postgresql else _pullable_pools(conn, user.id)
+    return user, rules, pool_ids
+
+
+@functools.cache
+def _lock_rep_statement(postgresql: bool) -> Any:
+    if postgresql:
+        return text(
+            f"""
+            SELECT u.id, u.display_name, u.role, u.active, u.cap,
+                   (SELECT json_object_agg(r.key, r.value) FROM rules AS r) AS rules,
+                   ARRAY(
+                       SELECT m.pool_id
+                       FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
+                       WHERE m.user_id = u.id AND p.active
+                         AND p.routing <> '{Routing.MANUAL.value}'
+                       ORDER BY m.position, m.pool_id) AS pool_ids
+            FROM users AS u
+            WHERE u.id = :uid
+            FOR UPDATE OF u
+            """
+        )
+    # SQLite: BEGIN IMMEDIATE already holds the database's write lock.
+    return text(
+        """
+        SELECT u.id, u.display_name, u.role, u.active, u.cap,
+               (SELECT json_group_object(r.key, json(r.value)) FROM rules AS r) AS rules
+        FROM users AS u
+        WHERE u.id = :uid
+        """
+    )
 
 
 def _check_may_take_another(session: Session, user: User, rules: Rules) -> None:
-    held, waiting_id = session.execute(
-        select(
-            func.count(),
-            func.min(Lead.id).filter(
-                or_(Lead.last_action_at.is_(None), Lead.last_action_at < Lead.assigned_at)
-            ),
-        ).where(Lead.owner_id == user.id, status_is(LeadStatus.CURRENT))
-    ).one()
+    held, waiting_id = session.execute(_held_leads(), {"uid": user.id}).one()
     cap = effective_cap(user, rules)
     if held >= cap:
         raise CapReachedError(held, cap)
     if rules.one_at_a_time and waiting_id is not None:
         waiting = fetch_lead_row(session, waiting_id)
         raise OneAtATimeError(waiting.name if waiting else f"lead #{waiting_id}")
+
+
+@functools.cache
+def _held_leads() -> Any:
+    return select(
+        func.count(),
+        func.min(Lead.id).filter(
+            or_(Lead.last_action_at.is_(None), Lead.last_action_at < Lead.assigned_at)
+        ),
+    ).where(Lead.owner_id == bindparam("uid"), status_is(LeadStatus.CURRENT))
 
 
 def _reopen_due_call_back(session: Session, user: User, now: datetime) -> Any:
@@ -134,7 +301,7 @@ def _reopen_due_call_back(session: Session, user: User, now: datetime) -> Any:
     return fetch_lead_row(session, lead_id)
 
 
-def _pullable_pools(session: Session, user_id: int) -> list[int]:
+def _pullable_pools(session: Session | Connection, user_id: int) -> list[int]:
     """Active pools the rep belongs to whose leads wait for Next (all but manual)."""
     return list(
         session.scalars(
@@ -176,7 +343,7 @@ def _candidates(pool_id: int, user_id: int, since: datetime, rules: Rules) -> An
 
 
 def _pools_by_best_head(
-    session: Session, pool_ids: list[int], user_id: int, since: datetime, rules: Rules
+    session: Session | Connection, pool_ids: list[int], user_id: int, since: datetime, rules: Rules
 ) -> list[int]:
     """Order the rep's pools by the lead each would give, best first.
 

@@ -239,7 +239,11 @@ def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_rules(session: Session) -> Rules:
     """The rules as stored, inside the caller's transaction; unknown keys are ignored."""
-    stored = {r.key: r.value for r in session.scalars(select(Rule))}
+    return rules_from_stored({r.key: r.value for r in session.scalars(select(Rule))})
+
+
+def rules_from_stored(stored: Mapping[str, Any]) -> Rules:
+    """Rules from the stored ``key -> value`` pairs (for a caller that read them itself)."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Rules):
         if f.name in stored:
