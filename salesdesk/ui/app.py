@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -36,19 +37,22 @@ class OpenedDatabase:
     url: str
     embedded: bool
     built_demo: bool
+    secrets: Any
 
 
 def open_database(cli_url: str | None, secrets: Any) -> OpenedDatabase:
     """Resolve, open and migrate the database; build the demo floor on a first start.
 
-    Runs on the worker thread (it imports SQLAlchemy and Alembic, which take
-    longer than drawing the login window).
+    Runs on the worker thread: it imports SQLAlchemy and Alembic (and, through
+    the config, the keychain), which take longer than drawing the login window.
     """
     from salesdesk import migrations
-    from salesdesk.config import embedded_url, resolve_database_url, with_password
+    from salesdesk.config import Secrets, embedded_url, resolve_database_url, with_password
     from salesdesk.db import Database
     from salesdesk.services import demo
 
+    if secrets is None:
+        secrets = Secrets()
     url = resolve_database_url(cli_url)
     embedded = url == embedded_url()
     db = Database(with_password(url, secrets))
@@ -61,7 +65,12 @@ def open_database(cli_url: str | None, secrets: Any) -> OpenedDatabase:
     except BaseException:
         db.dispose()
         raise
-    return OpenedDatabase(db=db, url=url, embedded=embedded, built_demo=built)
+    # Load the desk's code now, while the person types a password, rather than
+    # after they press Sign in (importing only defines classes; no widget is made).
+    import salesdesk.ui.live
+    import salesdesk.ui.main_window  # noqa: F401
+
+    return OpenedDatabase(db=db, url=url, embedded=embedded, built_demo=built, secrets=secrets)
 
 
 class SalesDeskApp(QObject):
@@ -85,10 +94,6 @@ class SalesDeskApp(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        if secrets is None:
-            from salesdesk.config import Secrets
-
-            secrets = Secrets()
         self._db_url = db_url
         self._settings = settings
         self._secrets = secrets
@@ -102,7 +107,15 @@ class SalesDeskApp(QObject):
     # --- start and login ------------------------------------------------------------------
 
     def start(self) -> None:
-        self._show_login()
+        """Show the login; open the database once the login has been drawn.
+
+        Opening imports most of SQLAlchemy on the worker thread; started after the
+        first paint, it does not compete with drawing the window for the GIL.
+        """
+        login = self._show_login()
+        after_first_paint(login, self._open_database)
+
+    def _open_database(self) -> None:
         self.tasks.submit(
             open_database,
             self._db_url,
@@ -112,7 +125,16 @@ class SalesDeskApp(QObject):
             key="app.open",
         )
 
-    def _show_login(self) -> None:
+    @property
+    def secrets(self) -> Any:
+        """The keychain wrapper (made by the worker while opening, or here if asked first)."""
+        if self._secrets is None:
+            from salesdesk.config import Secrets
+
+            self._secrets = Secrets()
+        return self._secrets
+
+    def _show_login(self) -> LoginDialog:
         embedded = self.opened.embedded if self.opened else self._db_url is None
         login = LoginDialog(self.tasks, self._settings, embedded=embedded)
         login.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -124,10 +146,13 @@ class SalesDeskApp(QObject):
         login.show()
         if self.opened is not None:
             self._login_ready()
-        self.login_shown.emit(login)
+        after_first_paint(login, lambda: self.login_shown.emit(login))
+        return login
 
     def _on_database_open(self, opened: OpenedDatabase) -> None:
         self.opened = opened
+        if self._secrets is None:
+            self._secrets = opened.secrets
         if opened.built_demo:
             self._settings.setValue(DEMO_URL_KEY, opened.url)
         self._login_ready()
@@ -160,7 +185,7 @@ class SalesDeskApp(QObject):
         context = AppContext(
             self.opened.db,
             self.tasks,
-            self._secrets,
+            self.secrets,
             settings=self._settings,
             embedded=self.opened.embedded,
             parent=self,
@@ -207,7 +232,7 @@ class SalesDeskApp(QObject):
 
         parent: QWidget | None = self.window or self.login
         current = self.opened.url if self.opened else ""
-        dialog = ConnectDialog(self.tasks, self._secrets, current_url=current, parent=parent)
+        dialog = ConnectDialog(self.tasks, self.secrets, current_url=current, parent=parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connected.connect(self._on_database_changed)
         dialog.open()
@@ -234,6 +259,31 @@ class SalesDeskApp(QObject):
         self.tasks.shutdown(wait=True)
         if self.opened is not None:
             self.opened.db.dispose()
+
+
+class _FirstPaint(QObject):
+    def __init__(self, widget: QWidget, callback: Callable[[], None], fallback_ms: int) -> None:
+        super().__init__(widget)
+        self._callback: Callable[[], None] | None = callback
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._fire)  # never shown (minimised)? go anyway
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, self, self._fire)  # after this paint has finished
+        return False
+
+    def _fire(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def after_first_paint(
+    widget: QWidget, callback: Callable[[], None], fallback_ms: int = 300
+) -> None:
+    """Call ``callback`` once ``widget`` has been painted (or after ``fallback_ms``)."""
+    _FirstPaint(widget, callback, fallback_ms)
 
 
 def run(db_url: str | None = None) -> int:

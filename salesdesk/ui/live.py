@@ -7,9 +7,11 @@ reload. A manager reassigning a rep's lead therefore reaches that rep's desk
 within one poll, with no refresh button pressed.
 
 On the embedded SQLite floor there is no ``salesdesk worker``, so this client
-runs the clock jobs itself (call backs coming due, keep period, routing) and,
-when the mail sender is installed, delivers the outbox — on the same worker
-thread as every other call, so a click never waits behind a second writer.
+runs the clock jobs itself (call backs coming due, keep period, routing) on
+the same worker thread as every other call — one short transaction. When the
+mail sender is installed it delivers the outbox too, but on a worker of its
+own: talking to a slow or absent mail server can take seconds, and a rep's
+click must never queue behind it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from salesdesk.ui.context import LEADS, MY_LEADS, NOTIFICATIONS, AppContext
-from salesdesk.ui.tasks import TaskFailure
+from salesdesk.ui.tasks import TaskFailure, TaskRunner
 
 log = logging.getLogger("salesdesk.ui.live")
 
@@ -29,18 +31,19 @@ JOBS_MS = 30_000
 
 
 def run_clock_jobs(db: Any) -> Any:
-    """One round of the clock jobs, then the mail sender if it is installed."""
+    """One round of the clock jobs (call backs due, keep period, idle, routing)."""
     from salesdesk.services import jobs
 
-    summary = jobs.run_due_jobs(db)
+    return jobs.run_due_jobs(db)
+
+
+def mail_sender() -> Any:
+    """``sender.deliver_due`` when the mail module is installed, else None."""
     try:
         from salesdesk.services import sender
     except ImportError:
-        return summary
-    deliver = getattr(sender, "deliver_due", None)
-    if deliver is not None:
-        deliver(db)
-    return summary
+        return None
+    return getattr(sender, "deliver_due", None)
 
 
 class LiveWatcher(QObject):
@@ -66,6 +69,7 @@ class LiveWatcher(QObject):
         self._poll_ms = poll_ms
         self._jobs_ms = (JOBS_MS if context.embedded else 0) if jobs_ms is None else jobs_ms
         self._timers: list[QTimer] = []
+        self._mail: TaskRunner | None = None
 
     def start(self) -> None:
         """Begin polling (and jobs); the first probe only sets the starting point."""
@@ -96,10 +100,28 @@ class LiveWatcher(QObject):
                 )
             )
 
+            deliver = mail_sender()
+            if deliver is not None:
+                self._mail = TaskRunner(self)
+                self._timers.append(
+                    self._mail.repeat(
+                        self._jobs_ms,
+                        deliver,
+                        self._context.db,
+                        self._context.secrets,
+                        on_error=self._on_error,
+                        key="live.mail",
+                        parent=self,
+                    )
+                )
+
     def stop(self) -> None:
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
+        if self._mail is not None:
+            self._mail.shutdown(wait=False)  # a round under way finishes on its own
+            self._mail = None
 
     def poll(self) -> None:
         """Probe now (after a reconnect, or in tests)."""

@@ -8,7 +8,7 @@ button waits for :meth:`LoginDialog.set_ready`.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from salesdesk.services.records import Actor
 from salesdesk.ui.tasks import TaskFailure, TaskRunner
+
+if TYPE_CHECKING:
+    from salesdesk.services.records import Actor
 
 LAST_USER_KEY = "login/last_user"
 

@@ -107,3 +107,31 @@ def test_clicking_a_notification_opens_its_lead(desk, qtbot):
         bell.popup.list_view.clicked.emit(bell.model.index(0, 0))
     assert shown.args == [lead_id]
     assert not bell.popup.isVisible()
+
+
+@pytest.fixture
+def smtp():
+    from tests.services._smtp import running_server
+
+    yield from running_server()
+
+
+def test_the_embedded_floor_delivers_mail_itself(desk, qtbot, smtp):
+    """Email Confirmed on the desk reaches a real SMTP server, with no `salesdesk worker`."""
+    from tests.services._smtp import use_mail_server
+
+    use_mail_server(desk.db, desk.floor.admin, smtp.port)
+    (lead_id,) = desk.floor.leads(desk.pool, 1, email="grace@example.com")
+    desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    live = LiveWatcher(desk.context, poll_ms=50, jobs_ms=100)
+    live.start()
+    try:
+        desk.view.commands.email_confirmed.trigger()
+        qtbot.waitUntil(lambda: len(smtp.inbox.received) == 1, timeout=10_000)
+        assert smtp.inbox.received[0].rcpt_tos == ["grace@example.com"]
+        qtbot.wait(300)  # more rounds: still exactly one message
+        assert len(smtp.inbox.received) == 1
+    finally:
+        live.stop()
