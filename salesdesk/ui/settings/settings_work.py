@@ -10,7 +10,6 @@ functions run off the main thread.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +18,16 @@ from typing import Any
 
 from salesdesk.config import Secrets
 from salesdesk.db import Database
-from salesdesk.services import leads, mail, rules, team
+from salesdesk.services import leads, mail, rules, stats, team
 from salesdesk.services.errors import SalesDeskError
 from salesdesk.services.leads import LeadFilter
 from salesdesk.services.records import UNCHANGED, Actor, LeadRow, PoolRow, UserRow
 
 PREVIEW_LEADS = 25
+NO_KEYCHAIN = (
+    "This computer has no password keychain, so the mail password is kept only until "
+    "SalesDesk closes here."
+)
 
 # Tabs, as the dialog names them.
 RULES, POOLS, USERS, TEMPLATES, MAIL = "rules", "pools", "users", "templates", "mail"
@@ -39,6 +42,7 @@ class SettingsSnapshot:
     pools: tuple[PoolRow, ...]
     pool_leads: dict[int, int]  # pool id -> leads in it (any status)
     users: tuple[UserRow, ...]
+    held_leads: dict[int, int]  # rep id -> current leads and call backs
     templates: tuple[mail.TemplateDetail, ...]
     preview_leads: tuple[LeadRow, ...]
     mail_password_saved: bool
@@ -88,10 +92,11 @@ def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnaps
         pools=tuple(team.list_pools(db, actor)),
         pool_leads={pool_id: sum(by.values()) for pool_id, by in counts.items()},
         users=tuple(team.list_users(db, actor)),
+        held_leads={r.user_id: r.current + r.call_backs for r in stats.team_activity(db, actor)},
         templates=tuple(mail.list_templates(db, actor)),
         preview_leads=tuple(r for r in previews if r.email or r.first_name),
         mail_password_saved=saved,
-        keychain_message=secrets.keychain_message,
+        keychain_message="" if secrets.keychain_available else NO_KEYCHAIN,
     )
 
 
@@ -225,9 +230,7 @@ class _Stop(Exception):
         self.tab, self.key, self.error = tab, key, error
 
 
-def apply_settings(
-    db: Database, actor: Actor, plan: SettingsPlan, secrets: Secrets
-) -> ApplyResult:
+def apply_settings(db: Database, actor: Actor, plan: SettingsPlan, secrets: Secrets) -> ApplyResult:
     """Make the staged changes: rules, templates, pools, people, then the mail password.
 
     Each step is one service call (one transaction); the first refusal stops
@@ -399,7 +402,6 @@ __all__ = [
     "SettingsSnapshot",
     "UserChange",
     "apply_settings",
-    "dataclasses",
     "load_settings",
     "preview_context",
     "preview_template",

@@ -1,0 +1,223 @@
+"""The admins' settings: Rules, Pools, Users, Email templates, Mail server.
+
+Everything is read when the dialog opens and edited as a plan; nothing is
+written until Save. Save checks every tab first (each message next to its
+field), then applies the plan on the worker in one ordered run and announces
+what changed — rules are read fresh by every service call, so every client
+follows on its next click, without a restart. Cancel changes nothing.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from salesdesk.ui.context import LEADS, RULES, TEAM, AppContext
+from salesdesk.ui.message_bar import ERROR, WARNING, MessageBar
+from salesdesk.ui.settings import settings_work
+from salesdesk.ui.settings.mail_tab import MailTab
+from salesdesk.ui.settings.pools_tab import PoolsTab
+from salesdesk.ui.settings.rules_tab import RulesTab
+from salesdesk.ui.settings.settings_work import (
+    ApplyResult,
+    SettingsPlan,
+    SettingsSnapshot,
+    apply_settings,
+    load_settings,
+)
+from salesdesk.ui.settings.templates_tab import TemplatesTab
+from salesdesk.ui.settings.users_tab import UsersTab
+from salesdesk.ui.tasks import TaskFailure
+
+
+class SettingsDialog(QDialog):
+    """Five tabs, Save and Cancel.
+
+    Signals:
+        loaded(): the settings were read and are on screen.
+        saved(object): Save finished; the :class:`ApplyResult`.
+    """
+
+    loaded = Signal()
+    saved = Signal(object)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self.setWindowTitle("Settings")
+        self.resize(1100, 720)
+        self.snapshot: SettingsSnapshot | None = None
+        self.messages = MessageBar()
+        self.rules = RulesTab()
+        self.pools = PoolsTab()
+        self.users = UsersTab(context.actor)
+        self.templates = TemplatesTab(context, lambda: str(self.rules.value("company_name")))
+        self.mail = MailTab(context)
+        self.tabs = QTabWidget()
+        for tab, title in (
+            (self.rules, "Rules"),
+            (self.pools, "Pools"),
+            (self.users, "Users"),
+            (self.templates, "Email templates"),
+            (self.mail, "Mail server"),
+        ):
+            self.tabs.addTab(tab, title)
+            tab.edited.connect(self._on_edited)
+        self.tabs.setEnabled(False)
+        self.state = QLabel("Reading the settings…")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button.setEnabled(False)
+        self.save_button.setToolTip("Apply every change, for everyone on the floor")
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        bottom = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.messages)
+        layout.addWidget(self.tabs, 1)
+        bottom.addWidget(self.state)
+        layout.addLayout(bottom)
+        layout.addWidget(self.buttons)
+        self.reload()
+
+    # --- loading ---
+
+    def reload(self) -> None:
+        self._context.run(
+            load_settings,
+            self._context.secrets,
+            on_done=self._on_loaded,
+            on_error=self._on_load_failed,
+            key="settings.load",
+        )
+
+    def _on_loaded(self, snapshot: SettingsSnapshot) -> None:
+        self.snapshot = snapshot
+        self.rules.load(snapshot.rules, snapshot.rule_help)
+        self.pools.load(snapshot.pools, snapshot.users, snapshot.pool_leads)
+        held = dict(snapshot.held_leads)
+        self.users.load(snapshot.users, held, snapshot.rules.cap)
+        emails = {u.id: u.email or "" for u in snapshot.users}
+        self.templates.load(snapshot.templates, snapshot.preview_leads, emails)
+        self.mail.load(snapshot.rules, snapshot.mail_password_saved, snapshot.keychain_message)
+        self.tabs.setEnabled(True)
+        self.state.setText("No changes yet.")
+        self.save_button.setEnabled(False)
+        self.loaded.emit()
+
+    def _on_load_failed(self, failure: TaskFailure) -> None:
+        self.state.setText("The settings could not be read.")
+        self.messages.show_message(failure.message, ERROR)
+
+    # --- editing ---
+
+    def plan(self) -> SettingsPlan:
+        """Every staged change, as Save would apply it."""
+        pools, deletes = self.pools.changes()
+        users, deactivations, reactivations = self.users.changes()
+        return SettingsPlan(
+            rules={**self.rules.changes(), **self.mail.changes()},
+            templates=self.templates.changes(),
+            pools=pools,
+            pool_deletes=deletes,
+            users=users,
+            deactivations=deactivations,
+            reactivations=reactivations,
+            mail_password=self.mail.new_password,
+        )
+
+    def _on_edited(self) -> None:
+        if self.snapshot is None:
+            return
+        empty = self.plan().empty
+        self.save_button.setEnabled(not empty)
+        self.state.setText("No changes yet." if empty else "Unsaved changes: Save applies them.")
+
+    # --- saving ---
+
+    def check_all(self) -> list[str]:
+        """Check every tab; show the first tab with a problem. Returns every message."""
+        found: list[str] = []
+        first = None
+        for tab in (self.rules, self.pools, self.users, self.templates, self.mail):
+            problems = tab.check_all()
+            if problems and first is None:
+                first = tab
+            found += problems
+        if first is not None:
+            self.tabs.setCurrentWidget(first)
+        return found
+
+    def save(self) -> None:
+        if self.snapshot is None:
+            return
+        problems = self.check_all()
+        if problems:
+            n = len(problems)
+            self.messages.show_message(
+                f"Nothing was saved: {n} field{'s need' if n != 1 else ' needs'} fixing "
+                f"(shown under each field). First: {problems[0]}",
+                WARNING,
+            )
+            return
+        plan = self.plan()
+        if plan.empty:
+            self.accept()
+            return
+        self.state.setText("Saving…")
+        self._context.run(
+            apply_settings,
+            plan,
+            self._context.secrets,
+            on_done=self._on_applied,
+            on_error=self._on_save_failed,
+            busy=[self.save_button, self.cancel_button, self.tabs],
+            key="settings.save",
+        )
+
+    def _on_applied(self, result: ApplyResult) -> None:
+        self.saved.emit(result)
+        if result.done:
+            self._context.announce(RULES, TEAM, LEADS)
+        if result.ok:
+            self.accept()
+            return
+        tabs = {
+            settings_work.RULES: self.rules,
+            settings_work.POOLS: self.pools,
+            settings_work.USERS: self.users,
+            settings_work.TEMPLATES: self.templates,
+            settings_work.MAIL: self.mail,
+        }
+        tab = tabs.get(result.tab, self.rules)
+        self.tabs.setCurrentWidget(tab)
+        if tab is self.rules and result.field.startswith("mail_"):
+            tab = self.mail
+            self.tabs.setCurrentWidget(tab)
+        if tab is self.rules:
+            self.rules.show_refusal(result.field, result.error)
+        elif tab is self.mail:
+            self.mail.show_refusal(result.field, result.error)
+        else:
+            tab.show_refusal(result.key, result.field, result.error)  # type: ignore[attr-defined]
+        saved = (
+            " Saved before it: " + ", ".join(result.done) + "; reopen Settings to see them."
+            if result.done
+            else " Nothing was saved."
+        )
+        self.messages.show_message(result.error + saved, ERROR)
+        self.state.setText("Not saved." if not result.done else "Partly saved.")
+
+    def _on_save_failed(self, failure: TaskFailure) -> None:
+        self.messages.show_message(failure.message, ERROR)
+        self.state.setText("Not saved.")
