@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+# Imported here, in the fork server, so that no worker pays for them: the
+# engines' drivers and dialects load lazily on the first create_engine().
+import psycopg  # noqa: F401
+import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+import sqlalchemy.dialects.sqlite.pysqlite  # noqa: F401
+
 from salesdesk.db import Database
 from salesdesk.services import allocation
 from salesdesk.services.errors import DatabaseUnavailableError, SalesDeskError

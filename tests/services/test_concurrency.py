@@ -38,7 +38,10 @@ from tests.services._claimers import ClaimJob, ClaimReport
 pytestmark = pytest.mark.slow
 
 WORKERS = 32
-POOL_SIZE = 2000  # thousands of claims, yet the file stays near a minute on 2 cores
+# Leads in the one-pool race. SQLite runs one writer at a time, so its claims
+# queue behind each other (about 10 ms of CPU each here): 1,000 keep the file
+# near a minute on two busy cores; PostgreSQL claims in parallel.
+POOL_SIZES = {"sqlite": 1000, "postgresql": 3000}
 ROUND_TIMEOUT = 180.0
 
 
@@ -125,10 +128,10 @@ def current_counts(db: Database) -> Counter[int]:
         )
 
 
-def test_32_reps_empty_a_pool_of_2000_without_any_lead_twice(db, floor, claimers, tmp_path):
+def test_32_reps_empty_one_pool_without_any_lead_twice(db, floor, claimers, tmp_path):
     reps = [floor.rep(f"rep{i:02d}", cap=1000) for i in range(WORKERS)]
     pool = floor.pool(members=reps)
-    lead_ids = floor.leads(pool, POOL_SIZE)
+    lead_ids = floor.leads(pool, POOL_SIZES[db.dialect])
 
     reports = run_round(claimers, db, tmp_path / "sync", reps, attempts=10_000)
 
@@ -138,15 +141,13 @@ def test_32_reps_empty_a_pool_of_2000_without_any_lead_twice(db, floor, claimers
     returned = [lead for r in reports for lead in r.claimed]
     assert len(returned) == len(set(returned)), "a lead was handed out twice"
     assert sorted(returned) == sorted(lead_ids), "every lead is claimed, and only those"
-    seconds = max(r.seconds for r in reports)
-    print(f"{db.dialect}: {len(returned)} claims in {seconds:.1f}s by {WORKERS} processes")
     busy = sum(1 for r in reports if r.claimed)
     assert busy >= WORKERS // 2, f"only {busy} of {WORKERS} processes got a lead: no contention"
 
     claimed_by = {lead: r.actor_id for r in reports for lead in r.claimed}
     with db.read() as session:
         rows = session.execute(select(Lead.id, Lead.status, Lead.owner_id)).all()
-    assert len(rows) == POOL_SIZE
+    assert len(rows) == len(lead_ids)
     for lead_id, status, owner_id in rows:
         assert status == LeadStatus.CURRENT.value
         assert owner_id == claimed_by[lead_id], f"lead {lead_id}: owner differs from the claimer"
