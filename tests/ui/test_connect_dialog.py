@@ -38,6 +38,18 @@ def test_a_bad_address_is_refused_in_words(server, user, words):
 
 
 @pytest.fixture
+def no_keychain():
+    """A computer without a password keychain (as a headless Linux box is)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("SALESDESK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SALESDESK_DB", raising=False)
@@ -51,9 +63,9 @@ def _dialog(qtbot, tasks, secrets):
     return dialog
 
 
-def test_without_a_keychain_it_says_so_before_the_password_is_typed(qtbot, tasks):
+def test_without_a_keychain_it_says_so_before_the_password_is_typed(qtbot, tasks, no_keychain):
     secrets = Secrets()
-    assert not secrets.keychain_available  # a headless test box
+    assert not secrets.keychain_available
     dialog = _dialog(qtbot, tasks, secrets)
     assert "no password keychain" in dialog.keychain_label.text()
     assert "this session only" in dialog.keychain_label.text()
@@ -65,6 +77,7 @@ def test_connecting_tries_the_server_then_saves_the_address_and_keeps_the_passwo
     home,
     pg_template,
     proxy,  # noqa: F811
+    no_keychain,
 ):
     secrets = Secrets()
     database = make_url(pg_template).database

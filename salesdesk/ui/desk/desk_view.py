@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -96,6 +96,7 @@ class DeskView(QWidget):
         self.search_edit.setToolTip("Searches your Current and Call backs lists (Ctrl+F)")
         self.search_edit.textChanged.connect(self._on_search_changed)
         self.search_edit.returnPressed.connect(self._focus_list)
+        self.search_edit.installEventFilter(self)  # Down arrow: on into the list
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -531,6 +532,16 @@ class DeskView(QWidget):
     def _on_data_changed(self, topics: frozenset[str]) -> None:
         if MY_LEADS in topics and not self.is_busy("action") and not self.is_busy("next"):
             self.refresh()
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 - Qt override
+        if (
+            watched is self.search_edit
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Down
+        ):
+            self._focus_list()
+            return True
+        return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         if event.key() == Qt.Key.Key_Escape and self.search_edit.hasFocus():

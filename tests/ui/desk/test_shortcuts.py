@@ -173,3 +173,17 @@ def test_f5_reloads(active, qtbot):
     with qtbot.waitSignal(active.view.snapshot_applied, timeout=5000):
         _key(active, Qt.Key.Key_F5)
     assert len(active.view.current_model.rows) == 1
+
+
+def test_down_from_the_search_box_goes_into_the_list_and_escape_clears_it(active, qtbot):
+    active.floor.leads(active.pool, 1)
+    active.claim()
+    active.reload()
+    _key(active, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(active.view.search_edit, "lead")
+    qtbot.keyClick(active.view.search_edit, Qt.Key.Key_Down)
+    assert active.view.current_view.hasFocus()
+    active.view.search_edit.setFocus()
+    qtbot.keyClick(active.view.search_edit, Qt.Key.Key_Escape)
+    assert active.view.search_edit.text() == ""
+    assert active.view.current_view.hasFocus()
