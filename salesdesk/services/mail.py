@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
@@ -83,7 +83,9 @@ def _html_env() -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
+@lru_cache(maxsize=32)
 def default_template(name: str) -> TemplateDetail:
+    """The template shipped in ``resources/templates`` (read once per process)."""
     folder = TEMPLATE_DIR / name
     if name not in TEMPLATE_FIELDS or not folder.is_dir():
         raise NotFoundError(f"There is no email template called '{name}'.")
@@ -170,13 +172,15 @@ def sample_context(name: str) -> dict[str, Any]:
 
 def load_template(session: Session, name: str) -> TemplateDetail:
     """The saved template, else the shipped default; checked either way."""
-    row = session.scalar(select(EmailTemplate).where(EmailTemplate.name == name))
+    row = session.execute(
+        select(EmailTemplate.subject, EmailTemplate.body_text, EmailTemplate.body_html).where(
+            EmailTemplate.name == name
+        )
+    ).first()
     if row is None:
         detail = default_template(name)
     else:
-        detail = TemplateDetail(
-            name, row.subject, row.body_text, row.body_html, TEMPLATE_FIELDS[name]
-        )
+        detail = TemplateDetail(name, row[0], row[1], row[2], TEMPLATE_FIELDS[name])
     check_template(detail.name, detail.subject, detail.body_text, detail.body_html)
     return detail
 
@@ -228,8 +232,9 @@ def enqueue(
         log.exception("saved template %r failed; sending the shipped default", template)
         rendered = render(default_template(template), context)
     message_id = f"<{uuid.uuid4().hex}@{_message_id_domain(session)}>"
-    session.execute(
-        insert(OutboxMessage).values(
+    # Core, not the ORM's bulk path: this runs inside a rep's click.
+    session.connection().execute(
+        insert(_outbox_table()).values(
             message_id=message_id,
             template=template,
             lead_id=lead_id,
@@ -244,6 +249,12 @@ def enqueue(
         )
     )
     return message_id
+
+
+def _outbox_table() -> Table:
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _message_id_domain(session: Session) -> str:
