@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -293,6 +293,7 @@ class Block:
     port: int
     timings: list[float]
     sender_on: bool = True
+    block_medians: list[float] = field(default_factory=list)
 
 
 def run_clicks(engine: str, blocks: int, clicks: int, smtp: SmtpProcess) -> dict[str, float]:
@@ -350,13 +351,16 @@ def run_clicks(engine: str, blocks: int, clicks: int, smtp: SmtpProcess) -> dict
                         sender_on.clear()
                     time.sleep(0.2)  # let the sender meet the new server
                     act = kind.action
+                    block: list[float] = []
                     for _ in range(clicks):
                         lead_id = held[n % len(held)]
                         n += 1
                         t0 = time.perf_counter()
                         act(db, rep, lead_id)
-                        kind.timings.append((time.perf_counter() - t0) * 1000)
+                        block.append((time.perf_counter() - t0) * 1000)
                         time.sleep(0.002)
+                    kind.timings += block
+                    kind.block_medians.append(statistics.median(block))
         finally:
             stop.set()
             thread.join(DOWN_TIMEOUT * 3)
@@ -377,9 +381,22 @@ def run_clicks(engine: str, blocks: int, clicks: int, smtp: SmtpProcess) -> dict
         )
     base, alone = figures[kinds[0].label], figures[kinds[1].label]
     up, down = figures[kinds[2].label], figures[kinds[3].label]
+    # Adjacent blocks share the machine's mood: compare them pairwise.
+    ups, downs, bases = kinds[2].block_medians, kinds[3].block_medians, kinds[0].block_medians
+    pairs = sorted(d / u for u, d in zip(ups, downs, strict=True))
+    same = sorted(b / a for a, b in zip(bases, bases[1:], strict=False))
     print(
-        f"  ratio down/up (median) {down / up:.2f};  up/no sender {up / alone:.2f} (the sender's "
-        f"share of 2 cores);  confirm_email/log_contact {alone / base:.2f} (the mail row's cost)"
+        f"  down/up: {down / up:.2f} overall; per block pair {statistics.median(pairs):.2f} "
+        f"(from {pairs[0]:.2f} to {pairs[-1]:.2f})"
+    )
+    if same:
+        print(
+            f"  noise: one unchanged action (log_contact) from block to block varies "
+            f"{same[0]:.2f}–{same[-1]:.2f}x"
+        )
+    print(
+        f"  up/no sender {up / alone:.2f} (the sender's share of 2 cores);  "
+        f"confirm_email/log_contact {alone / base:.2f} (writing the mail row)"
     )
     print(
         f"  sender rounds that delivered: {rounds['up']}, that met the dead server: "
