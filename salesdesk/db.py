@@ -11,10 +11,11 @@ Engine specifics live here and nowhere else:
   writes start with ``BEGIN IMMEDIATE`` so a write transaction holds the write
   lock from its first statement. SQLite's own busy handler sleeps and polls,
   which lets one process starve another for seconds under load; so before
-  ``BEGIN IMMEDIATE`` a writer also takes a blocking ``fcntl`` lock on a file
-  beside the database, which the kernel hands over the moment it is released.
-  Correctness still comes from ``BEGIN IMMEDIATE`` (the file lock only orders
-  the queue), and a process without the file lock is still safe.
+  ``BEGIN IMMEDIATE`` a writer also queues in a first-come, first-served
+  ticket queue of ``fcntl`` locks on a file beside the database
+  (:class:`_FairWriteLock`), which hands the turn to the next writer the
+  moment it is released. Correctness still comes from ``BEGIN IMMEDIATE``
+  (the queue only orders the writers), and a process outside it is still safe.
 * **PostgreSQL** (a team): a connection pool that pings a connection only after
   it sat idle (a ping per click is a round trip per click), READ COMMITTED, and
   row locks taken by the services themselves (``FOR UPDATE [SKIP LOCKED]``).
@@ -60,11 +61,28 @@ def sqlite_url(path: Path | str) -> str:
 
 
 class _FairWriteLock:
-    """A blocking inter-process lock on ``<database>.write-lock`` (POSIX).
+    """A first-come, first-served queue of the processes writing one SQLite file (POSIX).
 
-    Threads of one process queue on a ``threading.Lock`` first, because
-    ``fcntl`` record locks belong to the process, not to the thread.
+    SQLite's busy handler sleeps and retries, so under load one writer can
+    lose every race for seconds; a single blocking ``fcntl`` lock is no fairer,
+    as the kernel wakes every waiter at once and lets them race again. This is
+    a ticket queue made of ``fcntl`` byte-range locks on ``<database>.write-lock``:
+
+    * taking a ticket: under a lock on the first 8 bytes (the counter), read
+      and bump the counter, and lock this ticket's own byte;
+    * waiting: lock (then free) the byte of the ticket just before, which its
+      holder frees when its transaction ends — the kernel wakes exactly that
+      one successor, in ticket order;
+    * leaving: free this ticket's byte.
+
+    A process that dies frees its bytes, so the queue moves on. Threads of one
+    process queue on a ``threading.Lock`` first, because ``fcntl`` locks
+    belong to the process, not to the thread.
     """
+
+    _COUNTER_BYTES = 8
+    _FIRST_SLOT = 4096
+    _SLOTS = 1 << 24  # tickets wrap around far beyond any queue's length
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -80,11 +98,27 @@ class _FairWriteLock:
             if self._fd is None or self._fd_pid != os.getpid():
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                 self._fd_pid = os.getpid()
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            fd = self._fd
+            ticket = self._take_ticket(fd)
+            mine = self._FIRST_SLOT + ticket % self._SLOTS
             try:
+                before = self._FIRST_SLOT + (ticket - 1) % self._SLOTS
+                fcntl.lockf(fd, fcntl.LOCK_EX, 1, before)  # wait for the one before
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, before)
                 yield
             finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, mine)
+
+    def _take_ticket(self, fd: int) -> int:
+        fcntl.lockf(fd, fcntl.LOCK_EX, self._COUNTER_BYTES, 0)
+        try:
+            stored = os.pread(fd, self._COUNTER_BYTES, 0)
+            ticket = int.from_bytes(stored, "little") if len(stored) == 8 else 0
+            os.pwrite(fd, ((ticket + 1) % self._SLOTS).to_bytes(8, "little"), 0)
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, self._FIRST_SLOT + ticket % self._SLOTS)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, self._COUNTER_BYTES, 0)
+        return ticket
 
     _fd_pid: int = -1
 
@@ -175,28 +209,47 @@ class Database:
 
     @contextlib.contextmanager
     def driver_connection(self) -> Iterator[Any]:
-        """A pooled connection of the database driver itself (psycopg on PostgreSQL).
+        """A pooled connection of the database driver itself (psycopg or sqlite3).
 
-        For Next on PostgreSQL only: with a hundred reps clicking at once, the
-        CPU that SQLAlchemy spends per statement outweighs the statement, and
-        psycopg's pipeline mode sends several statements in one round trip.
-        The caller runs one transaction and commits it; anything left open is
-        rolled back. A lost connection is dropped from the pool and reported
-        as :class:`DatabaseUnavailableError`, as everywhere else.
+        For Next only: with a hundred reps clicking at once, the CPU that
+        SQLAlchemy spends per statement outweighs the statement. The caller
+        runs one transaction and commits it; anything left open is rolled
+        back. A lost or locked database is reported as
+        :class:`DatabaseUnavailableError`, as everywhere else, and a lost
+        connection is dropped from the pool.
         """
         pooled = self.engine.raw_connection()
         dbapi = self.engine.dialect.loaded_dbapi
         try:
             yield pooled.driver_connection
-        except dbapi.Error as exc:
-            if isinstance(exc, dbapi.OperationalError) or pooled.driver_connection.closed:
+        except dbapi.OperationalError as exc:
+            if self.engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None):
                 pooled.invalidate(exc)
-                raise DatabaseUnavailableError(_first_line(exc)) from exc
-            raise
+            raise DatabaseUnavailableError(_first_line(exc)) from exc
         finally:
             with contextlib.suppress(Exception):
                 pooled.rollback()
             pooled.close()
+
+    @contextlib.contextmanager
+    def sqlite_write(self) -> Iterator[Any]:
+        """One write transaction on the bare ``sqlite3`` connection (SQLite only).
+
+        For Next on SQLite, where the write lock is held for the whole claim
+        and every microsecond of Python inside it is a microsecond every other
+        writer waits: the same fair lock and ``BEGIN IMMEDIATE`` as
+        :meth:`write`, committed on success and rolled back on any error.
+        """
+        lock = self._write_lock.held() if self._write_lock else contextlib.nullcontext()
+        with lock, self.driver_connection() as lite:
+            lite.execute("BEGIN IMMEDIATE")
+            try:
+                yield lite
+            except BaseException:
+                if lite.in_transaction:
+                    lite.execute("ROLLBACK")
+                raise
+            lite.execute("COMMIT")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    DateTime,
     bindparam,
     func,
     literal_column,
@@ -83,8 +84,10 @@ def claim_next_lead(db: Database, actor: Actor) -> ClaimResult:
     """
     if db.dialect == "postgresql":
         result = _claim_in_database(db, actor)
-        if result is not None:
-            return result
+    else:
+        result = _claim_on_sqlite(db, actor)
+    if result is not None:
+        return result
     return _claim_step_by_step(db, actor)
 
 
@@ -173,7 +176,154 @@ def _refuse(db: Database, held: int, cap: int, waiting_id: int | None) -> None:
     raise OneAtATimeError(waiting.name if waiting else f"lead #{waiting_id}")
 
 
-# --- step by step: SQLite, and a PostgreSQL rep in several pools -----------------------
+# --- SQLite: the same steps as plain statements on the bare sqlite3 connection ---------
+
+# The claim's columns, as the two UPDATEs below return them.
+_SQLITE_RETURNING = (
+    "RETURNING id, first_name, last_name, company, email, phone, source, score, priority,"
+    " status, pool_id, owner_id, created_at, assigned_at, last_action_at, last_contacted_at,"
+    " call_back_at, email_confirmed_at, appointment_at, dead_at, tags,"
+    " (SELECT name FROM pools WHERE pools.id = leads.pool_id) AS pool_name"
+)
+_SQLITE_DATETIME_COLUMNS = range(12, 20)  # created_at … dead_at in _CLAIMED_COLUMNS
+_SQLITE_TAGS_COLUMN = 20
+
+_SQLITE_REP = """
+    SELECT u.display_name, u.role, u.active, u.cap,
+           (SELECT json_group_object(r.key, json(r.value)) FROM rules AS r)
+    FROM users AS u
+    WHERE u.id = :uid
+"""
+_SQLITE_POOLS = f"""
+    SELECT m.pool_id
+    FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
+    WHERE m.user_id = :uid AND p.active AND p.routing <> '{Routing.MANUAL.value}'
+    ORDER BY m.position, m.pool_id
+"""
+_SQLITE_HELD = """
+    SELECT count(*),
+           min(id) FILTER (WHERE last_action_at IS NULL OR last_action_at < assigned_at)
+    FROM leads
+    WHERE owner_id = :uid AND status = 'current'
+"""
+_SQLITE_DUE = f"""
+    UPDATE leads SET status = 'current'
+    WHERE id = (
+        SELECT id FROM leads
+        WHERE owner_id = :uid AND status = 'callback' AND call_back_at <= :now
+        ORDER BY call_back_at, id
+        LIMIT 1)
+      AND status = 'callback'
+    {_SQLITE_RETURNING}
+"""
+_SQLITE_CLAIM = """
+    UPDATE leads
+    SET status = 'current', owner_id = :uid, assigned_at = :now, call_back_at = NULL
+    WHERE id = (
+        SELECT id FROM leads
+        WHERE pool_id = :pool AND status = 'pool'
+          AND (previous_owner_id IS NULL OR previous_owner_id <> :uid OR released_at <= :since)
+        ORDER BY {order}
+        LIMIT 1)
+      AND status = 'pool'
+    {returning}
+"""
+_SQLITE_EVENT = """
+    INSERT INTO lead_events
+        (lead_id, actor_id, kind, at, from_status, to_status, from_owner_id, to_owner_id, details)
+    VALUES (:lead, :uid, :kind, :now, :from_status, 'current', :from_owner, :uid, :details)
+"""
+# The same orders as _claim_order().
+_SQL_ORDER = {
+    "newest_first": "priority DESC, score DESC, created_at DESC, id DESC",
+    "oldest_first": "priority DESC, score DESC, created_at ASC, id ASC",
+}
+
+
+def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
+    """Next on SQLite: the steps of :func:`_claim_step_by_step`, without the ORM.
+
+    The whole claim holds the database's write lock, so the time spent in it
+    is the floor's throughput; as plain ``sqlite3`` statements it is a tenth
+    of what it is through the ORM. Returns ``None``, with nothing changed,
+    for a refused account or a rep in several pools (the step-by-step path).
+    """
+    to_db, from_db = _sqlite_datetime(db.engine.dialect)
+    now = db.now()
+    refusal: tuple[int, int, int | None] | None = None
+    given: tuple[str, Any] | None = None
+    with db.sqlite_write() as lite:
+        rep = lite.execute(_SQLITE_REP, {"uid": actor.id}).fetchone()
+        if rep is None or not rep[2] or rep[1] not in ANYONE:
+            return None
+        display_name, _, _, user_cap, stored = rep
+        rules = rules_from_stored(json.loads(stored) if stored else {})
+        pool_ids = [r[0] for r in lite.execute(_SQLITE_POOLS, {"uid": actor.id})]
+        if len(pool_ids) > 1:
+            return None
+        held, waiting_id = lite.execute(_SQLITE_HELD, {"uid": actor.id}).fetchone()
+        cap = user_cap if user_cap is not None else rules.cap
+        if held >= cap or (rules.one_at_a_time and waiting_id is not None):
+            refusal = (held, cap, waiting_id)
+        else:
+            at = to_db(now)
+            row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
+            kind, from_status, from_owner, details = "call_back_due", "callback", actor.id, "{}"
+            if row is None and pool_ids:
+                kind, from_status, from_owner = "claimed", "pool", None
+                details = json.dumps({"pool_id": pool_ids[0]})
+                since = to_db(now - timedelta(hours=rules.cooldown_hours))
+                row = lite.execute(
+                    _sqlite_claim(rules.pool_order),
+                    {"uid": actor.id, "now": at, "since": since, "pool": pool_ids[0]},
+                ).fetchone()
+            if row is not None:
+                lite.execute(
+                    _SQLITE_EVENT,
+                    {
+                        "lead": row[0],
+                        "uid": actor.id,
+                        "kind": kind,
+                        "now": at,
+                        "from_status": from_status,
+                        "from_owner": from_owner,
+                        "details": details,
+                    },
+                )
+                given = (kind, row)
+    if refusal is not None:
+        _refuse(db, *refusal)
+    if given is None:
+        return ClaimResult(lead=None, message=EMPTY_POOL if pool_ids else NO_POOLS)
+    kind, row = given
+    values = list(row)
+    for i in _SQLITE_DATETIME_COLUMNS:
+        values[i] = from_db(values[i])
+    values[_SQLITE_TAGS_COLUMN] = json.loads(values[_SQLITE_TAGS_COLUMN] or "[]")
+    columns = dict(zip(_CLAIMED_COLUMNS[:-1], values, strict=True))
+    lead = to_lead_row({**columns, "owner_name": display_name})
+    if kind == "call_back_due":
+        return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
+    return ClaimResult(lead=lead, message="")
+
+
+@functools.cache
+def _sqlite_claim(pool_order: str) -> str:
+    return _SQLITE_CLAIM.format(order=_SQL_ORDER[pool_order], returning=_SQLITE_RETURNING)
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_datetime(dialect: Any) -> tuple[Any, Any]:
+    """How SQLAlchemy writes and reads a ``DateTime`` on SQLite (text in a fixed format).
+
+    Comparisons such as ``call_back_at <= :now`` compare that text, so the
+    parameters must be written exactly as the ORM writes the columns.
+    """
+    impl = DateTime().dialect_impl(dialect)
+    return impl.bind_processor(dialect), impl.result_processor(dialect, None)
+
+
+# --- step by step: a rep in several pools, a refused account ---------------------------
 
 
 def _claim_step_by_step(db: Database, actor: Actor) -> ClaimResult:
