@@ -9,6 +9,7 @@ the database and paged by keyset ``(sort key, id)`` — never by deep OFFSET.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -403,10 +404,10 @@ SORT_KEYS: dict[str, SortKey] = {
 
 # Exact counts up to here; above it, an estimate from a sample of id ranges.
 COUNT_EXACT_UP_TO = 10_000
-_SAMPLE_WINDOWS = 50
-_SAMPLE_WIDTH = 400
-# A filter matching more leads than this is "broad" to the SQLite planner hint.
-_PROBE = 5_000
+_SAMPLE_WINDOWS = 20
+_SAMPLE_WIDTH = 250
+# Below this many matches a filter is always "narrow" to the SQLite planner hint.
+_PROBE = 1_000
 
 
 def _filter_conditions(f: LeadFilter) -> list[Any]:
@@ -443,22 +444,34 @@ def _indexed_conditions(f: LeadFilter) -> list[Any]:
     return conditions
 
 
-def _planned_conditions(session: Session, f: LeadFilter) -> list[Any]:
+def _broad_from(limit: int, span: int) -> int:
+    """Matches above which walking the sort order beats sorting the matches (see below)."""
+    return max(_PROBE, int(math.sqrt(limit * span)))
+
+
+def _planned_conditions(session: Session, f: LeadFilter, limit: int) -> list[Any]:
     """The filter's conditions, with a hint for SQLite's planner when they match many rows.
 
     SQLite's statistics hold one average per index, so it takes "unassigned"
     (nine leads in ten) for as rare as "owned by Alice", reads every match
     through the filter's index and sorts them all: seconds, for 200 rows.
-    A capped count (at most :data:`_PROBE` index entries) tells a broad filter
-    from a narrow one; a broad one is marked ``likelihood(…, 0.9)`` so the
-    planner walks the sort order's index instead and stops after one page.
-    PostgreSQL keeps per-value statistics and plans this well by itself.
+    A capped count of the matches tells a broad filter from a narrow one, and a
+    broad one is marked ``likelihood(…, 0.9)`` so the planner walks the sort
+    order's index instead and stops after one page.
+
+    Where the line lies: walking the order reads about ``limit / share`` rows,
+    sorting the matches reads ``share * n`` of them; the two cost the same at
+    ``sqrt(limit * n)`` matches (about 14,000 for 200 rows of 1,000,000), which
+    is the cap of the count. PostgreSQL keeps per-value statistics and plans
+    this well by itself.
     """
     indexed = _indexed_conditions(f)
     text = _text_filter(f.text)
     if indexed and session.get_bind().dialect.name == "sqlite":
-        probe = select(Lead.id).where(*indexed).limit(_PROBE + 1).subquery()
-        if (session.scalar(select(func.count()).select_from(probe)) or 0) > _PROBE:
+        low, high = session.execute(select(func.min(Lead.id), func.max(Lead.id))).one()
+        cap = _broad_from(limit, (high - low + 1) if low is not None else 0)
+        probe = select(Lead.id).where(*indexed).limit(cap + 1).subquery()
+        if (session.scalar(select(func.count()).select_from(probe)) or 0) > cap:
             indexed = [func.likelihood(c, literal_column("0.9")) for c in indexed]
     return indexed if text is None else [*indexed, text]
 
@@ -576,7 +589,7 @@ def _count(session: Session, conditions: list[Any]) -> LeadCount:
 
     The estimate counts matching rows in evenly spaced windows of ids (one
     stratified sample across the table's age) and scales by the id span, so
-    gaps left by deleted leads are accounted for. It reads about 20,000 rows
+    gaps left by deleted leads are accounted for. It reads about 5,000 rows
     by primary key however large the table is.
     """
     capped = select(Lead.id).where(*conditions).limit(COUNT_EXACT_UP_TO + 1).subquery()
@@ -633,7 +646,7 @@ def list_leads(
     limit = max(1, min(limit, MAX_PAGE))
     with db.read() as session:
         require(session, actor, MANAGERS)
-        conditions = _planned_conditions(session, filters)
+        conditions = _planned_conditions(session, filters, limit)
         segments = _segments(session, SORT_KEYS[sort], conditions)
         if from_end:
             # The last page is the first page read backwards: every segment in

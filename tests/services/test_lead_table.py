@@ -92,7 +92,7 @@ def test_broad_filters_give_the_same_rows_with_the_planner_hint(db, table, monke
         LeadFilter(text="co 1", source="s1"),
     ]
     plain = [[r.id for r in _all(db, table.manager, filters=f, sort="score")] for f in filters]
-    monkeypatch.setattr(leads, "_PROBE", 2)  # every filter now counts as broad
+    monkeypatch.setattr(leads, "_broad_from", lambda limit, span: 2)  # every filter is broad
     hinted = [[r.id for r in _all(db, table.manager, filters=f, sort="score")] for f in filters]
     assert hinted == plain
     every = _all(db, table.manager, sort="score")

@@ -46,6 +46,17 @@ _Index = QModelIndex | QPersistentModelIndex
 
 LEAD_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 LEAD_ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+_ROLES = frozenset(
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        LEAD_ID_ROLE,
+        LEAD_ROW_ROLE,
+    )
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LOADING = "…"
 
 STATUS_WORDS = {
@@ -199,6 +210,11 @@ class PoolModel(QAbstractTableModel):
         return self._fetching
 
     @property
+    def exhausted(self) -> bool:
+        """True once the last page has arrived (every matching lead has a row)."""
+        return self._exhausted
+
+    @property
     def cached_row_count(self) -> int:
         """How many full rows are held right now (for tests and the benchmark)."""
         return sum(len(page) for page in self._rows.values())
@@ -326,38 +342,39 @@ class PoolModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+        # A view asks for a dozen roles per cell per paint; answer the ones not
+        # shown before touching anything else.
+        if role not in _ROLES or not index.isValid():
             return None
         row_number, column = index.row(), index.column()
-        if not 0 <= column < len(COLUMNS):
+        if not (0 <= row_number < len(self._ids) and 0 <= column < len(COLUMNS)):
             return None
         if role == LEAD_ID_ROLE:
             return self._ids[row_number]
         page_number = row_number // self._page_size
         page = self._rows.get(page_number)
+        display = role == Qt.ItemDataRole.DisplayRole
         if page is None:
-            if role == Qt.ItemDataRole.DisplayRole:
+            if display:
                 self._wanted.add(page_number)
                 if not self._flush_timer.isActive():
                     self._flush_timer.start()
                 return LOADING
             return None
-        self._rows.move_to_end(page_number)  # recently used
         row = page.get(row_number)
+        if display:
+            self._rows.move_to_end(page_number)  # recently used
+            if row is None:
+                return "(removed)" if column == 0 else ""
+            return _display(row, column, self._this_year)
         if role == LEAD_ROW_ROLE:
             return row
         if row is None:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return "(removed)" if column == 0 else ""
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return None
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, column, self._this_year)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(row, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 9:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if column == 9:  # TextAlignmentRole
+            return _RIGHT
         return None
 
     # --- fetching (on the worker) ---

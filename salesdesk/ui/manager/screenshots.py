@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt
 from PySide6.QtWidgets import QWidget
 
 from salesdesk.ui.context import AppContext
@@ -55,14 +55,10 @@ def manager_screenshots(context: AppContext, folder: Path) -> list[Path]:
     view.show()
     settle(context, lambda: view.leads.model.rowCount() > 0 and view.team.snapshot is not None)
     table = view.leads.table
-    # A lead with some history: the first one a rep holds.
-    for row in range(view.leads.model.rowCount()):
-        lead = view.leads.model.lead_at(row)
-        if lead is not None and lead.status == "current":
-            table.selectRow(row)
-            break
-    else:
-        table.selectRow(0)
+    # Most recently contacted first: the leads with a history worth showing.
+    table.sortByColumn(6, Qt.SortOrder.DescendingOrder)
+    settle(context, lambda: view.leads.model.rowCount() > 0)
+    table.selectRow(0)
     settle(context, lambda: view.leads.history.lead_id is not None)
     paths = [grab(view, folder / "manager_leads.png")]
 

@@ -185,6 +185,7 @@ class PoolsTab(QWidget):
         self.editor = QWidget()
         self.editor.setLayout(right)
 
+        self.list.setMaximumWidth(380)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addWidget(self.editor, 2)

@@ -134,11 +134,10 @@ class UsersTab(QWidget):
         right.addStretch(1)
         self.editor = QWidget()
         self.editor.setLayout(right)
-        self.editor.setMaximumWidth(640)
+        self.list.setMaximumWidth(380)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addWidget(self.editor, 2)
-        layout.addStretch(0)
 
         self.list.currentRowChanged.connect(self._show_current)
         self.add_button.clicked.connect(self.add_person)
