@@ -14,8 +14,12 @@ invariants (:func:`check_invariants`): who may hold what in which status, that
 every date stamp comes from its action, and that each lead's history is one
 unbroken chain of events from its ``created`` event to its present state.
 
-It runs on SQLite and on PostgreSQL; each example starts from an empty,
-migrated database (a fresh file copy on SQLite, truncated tables on PostgreSQL).
+A refused call must also leave the database exactly as it was (no lead
+changed, no event written, no mail queued): nothing is ever half done.
+
+It runs on SQLite and on PostgreSQL; each example starts from the same floor,
+built once through the services and then restored per example (a file copy
+on SQLite, truncate-and-reinsert on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -62,42 +66,111 @@ from tests.conftest import START, FakeClock, Floor
 pytestmark = pytest.mark.slow
 
 HELD = (LeadStatus.CURRENT.value, LeadStatus.CALLBACK.value)
+# Modest on purpose: each step is a real transaction plus a full read of the
+# floor, on two engines; the tally printed by the test shows what was reached.
 SETTINGS = settings(
-    max_examples=30,
-    stateful_step_count=30,
+    max_examples=25,
+    stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
 
-# --- one fresh database per example -----------------------------------------------
+# --- one prepared floor per example ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who and what every example starts with (the same ids in every copy)."""
+
+    admin: Actor
+    manager: Actor
+    reps: tuple[Actor, Actor, Actor]
+    pool_ids: tuple[int, int, int]
+    lead_ids: tuple[int, ...]
+    now: datetime  # the clock when the floor was ready
+
+
+def build_floor(db: Database, clock: FakeClock) -> Cast:
+    """Three reps (floor cap, cap 2, cap 3), a Next pool, a round-robin pool, a manual pool."""
+    floor = Floor(db)
+    ann, ben, cat = floor.rep("ann"), floor.rep("ben", cap=2), floor.rep("cat", cap=3)
+    inbound = floor.pool("Inbound", members=[ann, ben, cat])
+    pushed = floor.pool("Pushed", Routing.ROUND_ROBIN.value, members=[ben, cat])
+    manual = floor.pool("Hand-picked", Routing.MANUAL.value, members=[ann])
+    lead_ids = floor.leads(inbound, 4, score=10)
+    lead_ids += floor.leads(inbound, 2, email=None, phone="555 0100")
+    clock.advance(minutes=1)
+    lead_ids += floor.leads(inbound, 1, priority=1)
+    lead_ids += floor.leads(pushed, 3)  # pushed to ben and cat at once
+    lead_ids += floor.leads(manual, 2)
+    return Cast(
+        floor.admin,
+        floor.manager,
+        (ann, ben, cat),
+        (inbound.id, pushed.id, manual.id),
+        tuple(lead_ids),
+        clock.now,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(
+def fresh_floor(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[FakeClock], Database]]:
-    """A factory: each call gives an empty, migrated database on the engine under test."""
+) -> Iterator[Callable[[FakeClock], tuple[Database, Cast]]]:
+    """A factory: each call gives a database holding the floor of :func:`build_floor`.
+
+    The floor is built once through the services; later examples restore it:
+    a file copy on SQLite, truncate-and-reinsert of every table on PostgreSQL
+    (with the id sequences set after the restored rows).
+    """
     opened: list[Database] = []
+    built: list[Cast] = []
     if request.param == "sqlite":
         template = request.getfixturevalue("sqlite_template")
+        prepared = tmp_path / "floor.db"
 
-        def make(clock: FakeClock) -> Database:
+        def make(clock: FakeClock) -> tuple[Database, Cast]:
             path = tmp_path / f"example-{len(opened)}.db"
-            shutil.copy(template, path)
-            opened.append(Database(sqlite_url(path), clock=clock))
-            return opened[-1]
+            shutil.copy(prepared if built else template, path)
+            db = Database(sqlite_url(path), clock=clock)
+            opened.append(db)
+            if not built:
+                built.append(build_floor(db, clock))
+                with db.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                shutil.copy(path, prepared)
+            return db, built[0]
 
     else:
-        shared = Database(request.getfixturevalue("pg_template"))
-        opened.append(shared)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        db = Database(request.getfixturevalue("pg_template"))
+        opened.append(db)
+        tables = Base.metadata.sorted_tables
+        truncate = text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE")
+        saved: dict[str, list[dict[str, Any]]] = {}
 
-        def make(clock: FakeClock) -> Database:
-            with shared.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            shared.clock = clock
-            return shared
+        def make(clock: FakeClock) -> tuple[Database, Cast]:
+            db.clock = clock
+            with db.engine.begin() as conn:
+                conn.execute(truncate)
+                for table in tables if built else ():
+                    if saved[table.name]:
+                        conn.execute(table.insert(), saved[table.name])
+                    if "id" in table.c and table.c.id.autoincrement:
+                        conn.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"coalesce(max(id), 0) + 1, false) FROM {table.name}"
+                            )
+                        )
+            if not built:
+                built.append(build_floor(db, clock))
+                with db.engine.connect() as conn:
+                    for table in tables:
+                        saved[table.name] = [
+                            dict(r) for r in conn.execute(table.select()).mappings()
+                        ]
+            return db, built[0]
 
     yield make
     for db in opened:
@@ -366,8 +439,10 @@ WHO = st.integers(0, 3)  # the three reps, then the manager
 OWN = st.booleans()  # aim at a lead the actor may work, or at any lead
 
 
-def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Counter[str]) -> type:
-    """The state machine class, bound to a database factory and an outcome tally."""
+def lifecycle_machine(
+    make_floor: Callable[[FakeClock], tuple[Database, Cast]], seen: Counter[str]
+) -> type:
+    """The state machine class, bound to a prepared-floor factory and an outcome tally."""
 
     def event(outcome: str) -> None:
         seen[outcome] += 1
@@ -376,25 +451,13 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
         def __init__(self) -> None:
             super().__init__()
             self.clock = FakeClock(START)
-            self.db = make_database(self.clock)
-            floor = Floor(self.db)
-            self.admin = floor.admin
-            self.manager = floor.manager
-            self.reps = [floor.rep("ann"), floor.rep("ben", cap=2), floor.rep("cat", cap=3)]
-            ann, ben, cat = self.reps
-            self.pools = [
-                floor.pool("Inbound", members=[ann, ben, cat]),
-                floor.pool("Pushed", Routing.ROUND_ROBIN.value, members=[ben, cat]),
-                floor.pool("Hand-picked", Routing.MANUAL.value, members=[ann]),
-            ]
-            self.lead_ids: list[int] = []
-            self.lead_ids += floor.leads(self.pools[0], 4, score=10)
-            self.lead_ids += floor.leads(self.pools[0], 2, email=None, phone="555 0100")
-            self.clock.advance(minutes=1)
-            self.lead_ids += floor.leads(self.pools[0], 1, priority=1)
-            self.lead_ids += floor.leads(self.pools[1], 3)
-            self.lead_ids += floor.leads(self.pools[2], 2)
-            self.floor = floor
+            self.db, cast = make_floor(self.clock)
+            self.clock.now = cast.now
+            self.admin, self.manager, self.reps = cast.admin, cast.manager, list(cast.reps)
+            self.pool_ids = cast.pool_ids
+            self.lead_ids = list(cast.lead_ids)
+            self._floor: Floorplan | None = None  # the database as last read, if unchanged
+            self._unchanged: Floorplan | None = None  # what a refused call must leave as it was
 
         def teardown(self) -> None:
             if self.db.is_sqlite:
@@ -409,28 +472,43 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
         def person(self, index: int) -> Actor:
             return [*self.reps, self.manager][index]
 
-        def read(self) -> Floorplan:
-            return read_floor(self.db)
+        def before(self) -> Floorplan:
+            """The floor before a step: the invariant's read, unless something changed since."""
+            if self._floor is None:
+                self._floor = read_floor(self.db)
+            return self._floor
+
+        def after(self) -> Floorplan:
+            """The floor after a step's service call (the invariant reuses it)."""
+            self._floor = read_floor(self.db)
+            return self._floor
+
+        def refused(self, error: type[Exception], call: Callable[[], Any]) -> None:
+            """The call must raise ``error`` and change nothing at all."""
+            self._unchanged = self.before()
+            self._floor = None
+            with pytest.raises(error):
+                call()
 
         # steps
 
         @rule(rep=st.integers(0, 2))
         def click_next(self, rep: int) -> None:
             actor = self.reps[rep]
-            before = self.read()
+            before = self.before()
             expected = expected_claim(before, actor.id, self.clock.now)
             event(f"next: {_outcome(expected, before)}")
             if isinstance(expected, type):
-                with pytest.raises(expected):
-                    allocation.claim_next_lead(self.db, actor)
+                self.refused(expected, lambda: allocation.claim_next_lead(self.db, actor))
                 return
+            self._floor = None
             result = allocation.claim_next_lead(self.db, actor)
             got = result.lead.id if result.lead else None
             assert got == expected, f"Next gave {got}, the rules say {expected}"
             if result.lead is None:
                 return
             assert result.from_callback == (before.leads[got].status == "callback")
-            after = self.read()
+            after = self.after()
             assert after.leads[got].owner_id == actor.id
             assert after.leads[got].status == LeadStatus.CURRENT.value
             assert len(after.held(actor.id)) <= after.cap_of(actor.id), "Next went over the cap"
@@ -443,7 +521,7 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
             including a missing one.
             """
             actor, now = self.person(who), self.clock.now
-            floor = self.read()
+            floor = self.before()
             mine = sorted(
                 lead.id
                 for lead in floor.leads.values()
@@ -471,11 +549,11 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
             }[action]
             event(f"{action}: {expected.__name__ if expected else 'done'}")
             if expected is not None:
-                with pytest.raises(expected):
-                    call()
+                self.refused(expected, call)
                 return
+            self._floor = None
             call()
-            after = self.read().leads.get(lead_id)
+            after = self.after().leads.get(lead_id)
             if action == "dead" and floor.rules.dead_policy == "delete":
                 assert after is None, "the delete rule keeps no dead lead"
                 return
@@ -520,7 +598,7 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
         def manager_assigns(self, picks: list[int], rep: int) -> None:
             ids = [self.lead(p) for p in picks]
             target = self.reps[rep]
-            before = self.read().leads
+            before = self.before().leads
             movable = {
                 i
                 for i in ids
@@ -528,11 +606,12 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
                 and before[i].status not in ("dead", "appointment")
                 and before[i].owner_id != target.id
             }
+            self._floor = None
             result = leads.assign_leads(self.db, self.manager, ids, target.id)
             event(f"assign: {'moved' if movable else 'nothing to move'}")
             assert set(result.done) == movable
             assert set(result.done) | set(result.skipped) == set(ids)
-            after = self.read().leads
+            after = self.after().leads
             for i in movable:
                 assert after[i].owner_id == target.id
                 keeps_call_back = before[i].status == "callback"
@@ -541,36 +620,39 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
         @rule(picks=st.lists(PICK, max_size=3))
         def manager_returns_to_pool(self, picks: list[int]) -> None:
             ids = [self.lead(p) for p in picks]
-            before = self.read().leads
+            before = self.before().leads
             held = {i for i in ids if i in before and before[i].status in HELD}
+            self._floor = None
             result = leads.return_to_pool(self.db, self.manager, ids)
             assert set(result.done) == held
-            after = self.read().leads
+            after = self.after().leads
             assert all(after[i].status == "pool" and after[i].owner_id is None for i in held)
 
         @rule(picks=st.lists(PICK, max_size=3))
         def manager_removes(self, picks: list[int]) -> None:
             ids = [self.lead(p) for p in picks]
-            before = self.read()
+            before = self.before()
             deleting = before.rules.dead_policy == "delete"
             removable = {
                 i
                 for i in ids
                 if i in before.leads and (deleting or before.leads[i].status != "dead")
             }
+            self._floor = None
             result = leads.remove_leads(self.db, self.manager, ids)
             assert set(result.done) == removable
-            after = self.read().leads
+            after = self.after().leads
             for i in removable:
                 assert (i not in after) if deleting else after[i].status == "dead"
 
         @rule()
         def clock_jobs_run(self) -> None:
+            self._floor = None
             summary = jobs.run_due_jobs(self.db)
             for name in ("callbacks_due", "expired", "idle", "routed"):
                 if getattr(summary, name):
                     event(f"jobs: {name}")
-            floor, now = self.read(), self.clock.now
+            floor, now = self.after(), self.clock.now
             for lead in floor.leads.values():
                 if lead.status == LeadStatus.CALLBACK.value:
                     assert lead.call_back_at > now, f"lead {lead.id}: due call back left waiting"
@@ -592,10 +674,12 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
         @rule(change=RULE_CHANGES)
         def admin_changes_a_rule(self, change: tuple[str, Any]) -> None:
             key, value = change
+            self._floor = None
             assert getattr(rules.update_rules(self.db, self.admin, {key: value}), key) == value
 
         @rule(rep=st.integers(0, 2), cap=st.one_of(st.none(), st.integers(1, 3)))
         def admin_sets_a_personal_cap(self, rep: int, cap: int | None) -> None:
+            self._floor = None
             team.update_user(self.db, self.admin, self.reps[rep].id, cap=cap)
 
         @rule(
@@ -614,29 +698,36 @@ def lifecycle_machine(make_database: Callable[[FakeClock], Database], seen: Coun
                 priority=priority,
                 score=score,
             )
-            row = leads.add_lead(self.db, self.manager, self.pools[pool].id, new)
+            self._floor = None
+            row = leads.add_lead(self.db, self.manager, self.pool_ids[pool], new)
             self.lead_ids.append(row.id)
 
         @rule(pick=PICK)
         def admin_team_books(self, pick: int) -> None:
             lead_id = self.lead(pick)
-            before = self.read().leads.get(lead_id)
+            before = self.before().leads.get(lead_id)
             if before is None or before.status != LeadStatus.APPOINTMENT.value:
-                with pytest.raises(NotFoundError):
-                    leads.mark_booked(self.db, self.admin, lead_id)
+                self.refused(NotFoundError, lambda: leads.mark_booked(self.db, self.admin, lead_id))
             else:
+                self._floor = None
                 leads.mark_booked(self.db, self.admin, lead_id)
 
         @invariant()
         def database_is_consistent(self) -> None:
-            check_invariants(self.read())
+            floor = self.before()  # read now, unless the step's own check just read it
+            if self._unchanged is not None:
+                was, self._unchanged = self._unchanged, None
+                assert floor.leads == was.leads, "a refused call changed a lead"
+                assert floor.events == was.events, "a refused call wrote an event"
+                assert floor.outbox_leads == was.outbox_leads, "a refused call queued mail"
+            check_invariants(floor)
 
     return LeadLifecycle
 
 
-def test_random_floors_keep_every_lead_invariant(fresh_database):
+def test_random_floors_keep_every_lead_invariant(fresh_floor):
     seen: Counter[str] = Counter()
-    run_state_machine_as_test(lifecycle_machine(fresh_database, seen), settings=SETTINGS)
+    run_state_machine_as_test(lifecycle_machine(fresh_floor, seen), settings=SETTINGS)
     print("outcomes:", dict(sorted(seen.items())))
     # The walk reached the paths that matter, not only refusals.
     assert seen["next: pool lead"] and seen["next: CapReachedError"]
