@@ -47,6 +47,13 @@ from salesdesk.ui.tasks import Task, TaskFailure
 from salesdesk.ui.timefmt import format_datetime
 
 SEARCH_DELAY_MS = 250
+# The widest text a column usually holds (column widths are set from these once).
+COLUMN_SAMPLES = {
+    "Company": "Northwind Traders",
+    "Phone": "+44 (20) 7946 00188",
+    "Assigned": "today 09:30",
+    "Due": "⚠ Wed 30 Sep 09:30 (overdue)",
+}
 WORKABLE = ("current", "callback")
 EMPTY_CURRENT_HINT = " Your Current list is empty — press Next (N) for another lead."
 
@@ -168,11 +175,17 @@ class DeskView(QWidget):
                 QPalette.ColorGroup.Inactive, role, palette.color(QPalette.ColorGroup.Active, role)
             )
         view.setPalette(palette)
+        # Widths from the font, set once: ResizeToContents would read every cell of
+        # the list again on each change and selection (most of a Next click's cost).
         header = view.horizontalHeader()
         header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        name_column = 1 if model.kind == CALL_BACKS else 0
-        header.setSectionResizeMode(name_column, QHeaderView.ResizeMode.Stretch)
+        metrics = view.fontMetrics()
+        for column, name in enumerate(model.columns):
+            if name == "Name":
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+                continue
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, metrics.horizontalAdvance(COLUMN_SAMPLES[name]) + 16)
         view.selectionModel().currentRowChanged.connect(
             lambda current, _previous, m=model, v=view: self._on_row_changed(m, v, current)
         )

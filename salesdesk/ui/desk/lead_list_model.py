@@ -22,6 +22,16 @@ LEAD_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 OVERDUE_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.FontRole,
+        LEAD_ID_ROLE,
+        OVERDUE_ROLE,
+    }
+)
 _OVERDUE = QColor(200, 40, 40)
 
 
@@ -70,6 +80,10 @@ class LeadListModel(QAbstractTableModel):
     def lead_at(self, row: int) -> LeadRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self._columns
+
     def is_overdue(self, lead: LeadRow) -> bool:
         return lead.call_back_at is not None and lead.call_back_at <= self._now()
 
@@ -97,6 +111,8 @@ class LeadListModel(QAbstractTableModel):
             return None
         if not 0 <= index.column() < len(self._columns):
             return None
+        if role not in _ROLES:
+            return None  # views ask for many roles; answer the unused ones cheaply
         lead = self._rows[index.row()]
         column = self._columns[index.column()]
         overdue = self.kind == CALL_BACKS and self.is_overdue(lead)
