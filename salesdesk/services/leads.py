@@ -485,12 +485,18 @@ class _Segment:
     column: Any | None  # read in (column, id) order; None: by id alone
 
 
+def _status_test(status: LeadStatus) -> Callable[[], Any]:
+    return lambda: status_is(status)
+
+
+def _equals(column: Any, value: Any) -> Callable[[], Any]:
+    return lambda: column == value
+
+
 def _segments(session: Session, spec: SortKey, conditions: list[Any]) -> list[_Segment]:
     column = spec.column
     if spec.groups == "status":
-        return [
-            _Segment((0, i), lambda s=s: status_is(s), None) for i, s in enumerate(STATUS_ORDER)
-        ]
+        return [_Segment((0, i), _status_test(s), None) for i, s in enumerate(STATUS_ORDER)]
     if spec.groups == "pool":
         named = session.execute(select(Pool.id, Pool.name)).all()
     elif spec.groups == "owner":
@@ -515,8 +521,7 @@ def _segments(session: Session, spec: SortKey, conditions: list[Any]) -> list[_S
             _Segment((1,), lambda: column == spec.blank, None),
         ]
     groups = [
-        _Segment((0, name.casefold(), gid), lambda gid=gid: column == gid, None)
-        for gid, name in named
+        _Segment((0, name.casefold(), gid), _equals(column, gid), None) for gid, name in named
     ]
     return [*groups, _Segment((1,), lambda: column.is_(None), None)]
 

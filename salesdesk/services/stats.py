@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 
 from sqlalchemy import case, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Role, User
@@ -188,18 +188,21 @@ def _held_counts(session: Session, user_ids: list[int]) -> dict[tuple[int, str],
         )
         .group_by(Lead.owner_id, Lead.status)
     )
-    return {(owner, status): n for owner, status, n in rows}
+    return {(owner, status): n for owner, status, n in rows if owner is not None}
 
 
 def _event_counts(
-    session: Session, person: object, kinds: Sequence[str], since: datetime
+    session: Session,
+    person: InstrumentedAttribute[int | None],
+    kinds: Sequence[str],
+    since: datetime,
 ) -> dict[int, int]:
     rows = session.execute(
         select(person, func.count())
-        .where(LeadEvent.at >= since, LeadEvent.kind.in_(kinds), person.is_not(None))  # type: ignore[attr-defined]
+        .where(LeadEvent.at >= since, LeadEvent.kind.in_(kinds), person.is_not(None))
         .group_by(person)
     )
-    return {user_id: n for user_id, n in rows}
+    return {user_id: n for user_id, n in rows if user_id is not None}
 
 
 def pool_status_counts(db: Database, actor: Actor) -> list[PoolStatusRow]:
