@@ -820,7 +820,7 @@ def _known_keys(
     ]
     query = halves[0] if len(halves) == 1 else union_all(*halves)
     known: dict[str, set[str]] = {"e": set(), "p": set()}
-    for kind, key in session.execute(query):
+    for kind, key in session.execute(query).all():
         if key is not None:
             known[kind].add(key)
     return known["e"], known["p"]
