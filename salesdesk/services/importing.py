@@ -33,7 +33,7 @@ Transactions: unlike other service calls, an import is *several* transactions,
 one per batch of :data:`BATCH_SIZE` rows. On SQLite a write transaction holds
 the database's only write lock; one transaction for a 100,000-row file would
 keep every rep's Next waiting for seconds (and past the busy timeout on a slow
-disk). A batch holds the lock for about a tenth of a second. The price is that
+disk). A batch holds the lock for a fraction of a second. The price is that
 a failure half-way (the server goes away) leaves the earlier batches in; since
 duplicates are skipped, running the same file again finishes the job and adds
 nothing twice, which is the recovery a manager would try first anyway.
