@@ -553,3 +553,17 @@ def test_unicode_long_lines_and_dots_arrive_intact(db, floor, smtp):
     raw = sender.build_message(claimed, sender.server_settings(rules.get_rules(db)))
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78  # folded and soft-broken
     assert raw.isascii()
+
+
+def test_the_worker_command_delivers_the_outbox(db, floor, clock, smtp, capsys):
+    from salesdesk import cli
+
+    use_mail_server(db, floor.admin, smtp.port)
+    clock.now = utcnow() - timedelta(minutes=1)  # the command runs on the real clock
+    confirmations(db, floor, 2)
+
+    code = cli.main(["worker", "--once", "--db", db.url.render_as_string(hide_password=False)])
+
+    assert code == 0
+    assert "mail: DeliverySummary(sent=2" in capsys.readouterr().out
+    assert len(smtp.inbox.received) == 2
