@@ -8,6 +8,8 @@ answers, the banner goes and every view reloads.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -59,7 +61,7 @@ class ConnectionBanner(QFrame):
             "<b>The database cannot be reached.</b> Anything you clicked while it was away "
             "was not done — nothing is half done. SalesDesk keeps trying every "
             f"{RETRY_MS // 1000} seconds; your work reappears as soon as it answers."
-            f"<br><small>{_escape(message)}</small>"
+            f"<br><small>{html.escape(message)}</small>"
         )
         self.show()
         if not self._timer.isActive():
@@ -89,7 +91,3 @@ class ConnectionBanner(QFrame):
         self.hide()
         self.reconnected.emit()
         self._context.announce(ALL_TOPICS)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -30,6 +30,8 @@ LAST_USER_KEY = "login/last_user"
 
 
 def _login(db: Any, username: str, password: str) -> Actor:
+    # Imported here, on the worker: the services pull in SQLAlchemy, which the
+    # login window must not wait for on the main thread.
     from salesdesk.services import auth
 
     return auth.login(db, username, password)

@@ -50,9 +50,9 @@ SEARCH_DELAY_MS = 250
 # The widest text a column usually holds (column widths are set from these once).
 COLUMN_SAMPLES = {
     "Company": "Northwind Traders",
-    "Phone": "+44 (20) 7946 00188",
-    "Assigned": "today 09:30",
-    "Due": "⚠ Wed 30 Sep 09:30 (overdue)",
+    "Phone": "+1 555 555 5555",
+    "Assigned": "Wed 30 Sep 09:30",
+    "Due": "⚠ Wed 30 Sep 09:30",
 }
 WORKABLE = ("current", "callback")
 EMPTY_CURRENT_HINT = " Your Current list is empty — press Next (N) for another lead."
@@ -147,7 +147,7 @@ class DeskView(QWidget):
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([440, 800])
+        splitter.setSizes([520, 740])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(top)

@@ -142,7 +142,7 @@ class LeadListModel(QAbstractTableModel):
         if column == "Assigned":
             return format_short(lead.assigned_at, self._now())
         due = format_short(lead.call_back_at, self._now())
-        return f"⚠ {due} (overdue)" if overdue else due
+        return f"⚠ {due}" if overdue else due  # red and bold too; the tooltip says "was due"
 
     def _tooltip(self, lead: LeadRow, overdue: bool) -> str:
         lines = [lead.name]

@@ -10,6 +10,7 @@ from salesdesk.services import actions, leads, rules
 from salesdesk.services.allocation import EMPTY_POOL
 from salesdesk.ui.desk.call_back_dialog import CallBackDialog
 from salesdesk.ui.desk.dead_dialog import DeadDialog
+from salesdesk.ui.desk.lead_list_model import OVERDUE_ROLE
 from salesdesk.ui.message_bar import WARNING
 from salesdesk.ui.timefmt import format_datetime, local_to_utc
 
@@ -308,8 +309,10 @@ def test_overdue_call_backs_are_marked_and_listed_soonest_first(desk, qtbot, clo
     model = desk.view.call_back_model
     assert _ids(model) == [b, c, a]
     due = model.index(0, 0)
-    assert model.data(due).endswith("(overdue)")
-    assert not model.data(model.index(1, 0)).endswith("(overdue)")
+    assert model.data(due).startswith("⚠ ")
+    assert model.data(due, OVERDUE_ROLE) is True
+    assert "was due" in model.data(due, Qt.ItemDataRole.ToolTipRole)
+    assert not model.data(model.index(1, 0)).startswith("⚠")
     assert desk.view.tabs.tabText(1) == "Call backs (3, 1 overdue)"
 
 
