@@ -182,6 +182,7 @@ class PoolModel(QAbstractTableModel):
         self._exhausted = True
         self._fetching = False
         self._generation = 0
+        self._started = False
         self.count: LeadCount | None = None
         self._this_year = to_local(context.now()).year
         # Pages the view asked for while painting; requested once it has painted.
@@ -231,10 +232,12 @@ class PoolModel(QAbstractTableModel):
         if (column, descending) == (self._sort_column, self._descending) and self._ids:
             return
         self._sort_column, self._descending = column, descending
-        self.reload()
+        if self._started:  # a view sets its order while being built: no query for that
+            self.reload()
 
     def reload(self) -> None:
         """Forget everything held and fetch the first page (and the count) again."""
+        self._started = True
         self._generation += 1
         self.beginResetModel()
         self._ids = array("q")
