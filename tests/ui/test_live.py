@@ -38,8 +38,8 @@ def test_a_lead_reassigned_away_disappears_without_a_refresh(desk, watcher, qtbo
     assert _ids(desk.view.current_model) == [first, second]
     leads.assign_leads(desk.db, desk.floor.manager, [first], bob.id)  # a manager, elsewhere
     qtbot.waitUntil(lambda: _ids(desk.view.current_model) == [second], timeout=5000)
-    assert desk.view.panel.detail is None
     assert "no longer in your lists" in desk.view.message_bar.text
+    qtbot.waitUntil(lambda: desk.view.panel.lead_id == second, timeout=5000)
 
 
 def test_a_call_back_that_comes_due_moves_into_current(desk, qtbot, clock):
@@ -135,3 +135,25 @@ def test_the_embedded_floor_delivers_mail_itself(desk, qtbot, smtp):
         assert len(smtp.inbox.received) == 1
     finally:
         live.stop()
+
+
+@OFFSCREEN_POPUP
+def test_a_notice_about_a_lead_that_went_away_says_so_without_naming_another(desk, qtbot):
+    bob = desk.floor.rep("bob")
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(second)
+    desk.wait()
+    leads.assign_leads(desk.db, desk.floor.manager, [first], bob.id)
+    bell = NotificationBell(desk.context)
+    qtbot.addWidget(bell)
+    bell.lead_requested.connect(desk.view.show_lead)
+    bell.show()
+    bell.click()
+    qtbot.waitUntil(bell.popup.isVisible, timeout=5000)
+    assert "reassigned to Bob" in bell.model.rows[0].message
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        bell.popup.list_view.clicked.emit(bell.model.index(0, 0))
+    assert shown.args[0].startswith("That lead is no longer in your lists")
+    desk.wait()
+    assert desk.view.panel.lead_id == second  # back on the work that is left

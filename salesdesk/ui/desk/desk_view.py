@@ -273,7 +273,8 @@ class DeskView(QWidget):
         self._apply(snapshot)
         if asked is not None and snapshot.detail is None and asked == self._selected_id:
             # The lead on screen left this rep's lists (reassigned, returned, removed).
-            name = self.panel.detail.lead.name if self.panel.detail else "The lead you had open"
+            shown = self.panel.detail
+            name = shown.lead.name if shown and shown.lead.id == asked else "That lead"
             self._selected_id = None
             self.panel.show_detail(None)
             self._update_commands()
@@ -282,6 +283,8 @@ class DeskView(QWidget):
                 "to the pool.",
                 WARNING,
             )
+            if snapshot.current:  # land on work, as after an action
+                self._open(snapshot.current[0])
 
     def _apply(self, snapshot: DeskSnapshot) -> None:
         self._context.set_unread(snapshot.unread)
@@ -322,7 +325,8 @@ class DeskView(QWidget):
             self.show_message(f"A call back is due: {claim.lead.name} is back in Current.", INFO)
         else:
             self.message_bar.clear()
-        self._context.announce(LEADS)  # this desk is already up to date
+        if claim.lead is not None:
+            self._context.announce(LEADS)  # for other views; this desk is up to date
         self._focus_list()
 
     def _on_detail(self, detail: LeadDetail) -> None:
