@@ -489,6 +489,17 @@ class RunStats:
         full = self.per_second
         return min(full) / max(full) if full and max(full) else 0.0
 
+    @property
+    def trend(self) -> float:
+        """Claims/s in the last third of the run over the first third.
+
+        Less sensitive than :attr:`level_ratio` to a neighbour's burst on a
+        shared machine, and it shows the direction: decay reads below 1.
+        """
+        third = max(1, len(self.per_second) // 3)
+        first, last = self.per_second[:third], self.per_second[-third:]
+        return (sum(last) / sum(first)) if sum(first) else 0.0
+
 
 def _quantile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
@@ -583,6 +594,7 @@ def print_run(stats: RunStats, baseline: RunStats | None = None) -> None:
         f"  {stats.label:<22} {stats.procs:>4} procs  {stats.rate:8.0f} claims/s"
         f"  p50 {_ms(stats.p50)}  p99 {_ms(stats.p99)}  p99.9 {_ms(stats.p999)}"
         f"  max {_ms(stats.worst)} ms  level {stats.level_ratio:4.2f}"
+        f"  trend {stats.trend:4.2f}"
     )
     if baseline is not None and baseline.rate and baseline.p99:
         line += (
@@ -652,6 +664,15 @@ def _maintain(url: str) -> None:
         conn.exec_driver_sql("VACUUM leads")
         conn.exec_driver_sql("CHECKPOINT")
     engine.dispose()
+
+
+def _checkpoint(url: str) -> None:
+    """Between SQLite runs: fold the WAL back into the database, so each run starts alike."""
+    from sqlalchemy.engine import make_url
+
+    lite = sqlite3.connect(make_url(url).database, isolation_level=None, timeout=30)
+    lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lite.close()
 
 
 def run_postgresql(args: argparse.Namespace, ctx: Any) -> tuple[list[RunStats], int]:
@@ -725,6 +746,7 @@ def run_sqlite(args: argparse.Namespace, ctx: Any) -> tuple[list[RunStats], int]
         print(f"  built in {time.monotonic() - t0:.0f} s; WAL, synchronous=NORMAL, {folder}")
         identity = ctx.Value("q", 0)
         for procs in args.sqlite_levels:
+            _checkpoint(url)
             raw = run_level(
                 ctx,
                 "raw BEGIN IMMEDIATE",
@@ -736,6 +758,7 @@ def run_sqlite(args: argparse.Namespace, ctx: Any) -> tuple[list[RunStats], int]
                 identity,
             )
             print_run(raw)
+            _checkpoint(url)
             app = run_level(
                 ctx,
                 "claim_next_lead",
@@ -765,7 +788,7 @@ def verdict(pg: list[RunStats], pg_bad: int, lite: list[RunStats], lite_bad: int
 
     by_level = {}
     for i in range(0, len(pg), 2):
-        if pg[i].label.startswith("raw SKIP"):
+        if pg[i].label == "raw SKIP LOCKED":
             by_level[pg[i].procs] = (pg[i], pg[i + 1])
     for procs in (32, 128):
         if procs in by_level:
@@ -781,6 +804,13 @@ def verdict(pg: list[RunStats], pg_bad: int, lite: list[RunStats], lite_bad: int
             f"PG level: slowest second / fastest >= 0.7 in every run"
             f" (worst {worst.level_ratio:.2f}, {worst.label} at {worst.procs})",
         )
+        for run in pg:
+            if run.label.endswith("(long)"):
+                say(
+                    run.trend >= 0.85,
+                    f"PG no decay: last third / first third of the {run.seconds:g} s run"
+                    f" {run.trend:.2f} ({run.label}; >= 0.85)",
+                )
     for run in lite:
         if run.label == "claim_next_lead" and run.procs == 8:
             locked = sum(n for m, n in run.errors.items() if "locked" in m)
@@ -789,6 +819,14 @@ def verdict(pg: list[RunStats], pg_bad: int, lite: list[RunStats], lite_bad: int
             say(run.p999 <= 0.1, f"SQLite 8 procs: p99.9 {run.p999 * 1000:.1f} ms (<= 100)")
     if lite:
         say(lite_bad == 0, f"SQLite double claims / mismatches: {lite_bad}")
+
+
+def _load() -> str:
+    """The machine's load average: other work on a shared machine skews every figure."""
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _levels(text: str) -> list[int]:
@@ -823,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"next_claim benchmark — {started:%Y-%m-%d %H:%M} UTC, {platform.node()},"
         f" {os.cpu_count()} CPUs, Python {platform.python_version()},"
-        f" SQLite {sqlite3.sqlite_version}; each run {args.seconds:g} s",
+        f" SQLite {sqlite3.sqlite_version}; each run {args.seconds:g} s;"
+        f" load average at start {_load()}",
         flush=True,
     )
     pg: list[RunStats] = []
@@ -834,7 +873,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine in ("both", "sqlite"):
         lite, lite_bad = run_sqlite(args, ctx)
     verdict(pg, pg_bad, lite, lite_bad)
-    print(f"\ntotal {(datetime.now(UTC) - started).total_seconds():.0f} s", flush=True)
+    print(
+        f"\ntotal {(datetime.now(UTC) - started).total_seconds():.0f} s;"
+        f" load average at end {_load()}",
+        flush=True,
+    )
     return 0
 
 

@@ -129,23 +129,12 @@ def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
     for an account that turned out fine on a second look), which the
     step-by-step path then handles.
     """
-    defaults = Rules()  # the function applies the stored rules over these
+    now = db.now()
     with db.driver_connection() as pg:
         pg.autocommit = True
         try:
-            row = pg.execute(
-                _CLAIM_CALL,
-                (
-                    actor.id,
-                    db.now(),
-                    list(ANYONE),
-                    defaults.cap,
-                    defaults.one_at_a_time,
-                    defaults.cooldown_hours,
-                    defaults.pool_order,
-                ),
-                prepare=True,
-            ).fetchone()
+            cursor = pg.execute(_CLAIM_CALL, (actor.id, now, *_claim_defaults()), prepare=True)
+            row = cursor.fetchone()
         finally:
             pg.autocommit = False
     outcome, held, cap, waiting_id = row[:4]
@@ -165,6 +154,23 @@ def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
     if outcome == "empty":
         return ClaimResult(lead=None, message=EMPTY_POOL)
     return None  # several_pools
+
+
+@functools.cache
+def _claim_defaults() -> tuple[Any, ...]:
+    """The roles that may click Next, and the rules' defaults.
+
+    The function applies the stored rules over these defaults, so
+    ``services/rules.py`` stays the one place that defines them.
+    """
+    defaults = Rules()
+    return (
+        list(ANYONE),
+        defaults.cap,
+        defaults.one_at_a_time,
+        defaults.cooldown_hours,
+        defaults.pool_order,
+    )
 
 
 def _refuse(db: Database, held: int, cap: int, waiting_id: int | None) -> None:
