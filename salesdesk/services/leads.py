@@ -444,6 +444,18 @@ def _indexed_conditions(f: LeadFilter) -> list[Any]:
     return conditions
 
 
+def _id_range(session: Session) -> tuple[Any, Any]:
+    """The smallest and largest lead id: two index probes.
+
+    Written as two subqueries on purpose: SQLite answers ``min(id)`` or
+    ``max(id)`` alone from the index, but both in one SELECT with a full scan.
+    """
+    lowest = select(func.min(Lead.id)).scalar_subquery()
+    highest = select(func.max(Lead.id)).scalar_subquery()
+    low, high = session.execute(select(lowest, highest)).one()
+    return low, high
+
+
 def _broad_from(limit: int, span: int) -> int:
     """Matches above which walking the sort order beats sorting the matches (see below)."""
     return max(_PROBE, int(math.sqrt(limit * span)))
@@ -468,7 +480,7 @@ def _planned_conditions(session: Session, f: LeadFilter, limit: int) -> list[Any
     indexed = _indexed_conditions(f)
     text = _text_filter(f.text)
     if indexed and session.get_bind().dialect.name == "sqlite":
-        low, high = session.execute(select(func.min(Lead.id), func.max(Lead.id))).one()
+        low, high = _id_range(session)
         cap = _broad_from(limit, (high - low + 1) if low is not None else 0)
         probe = select(Lead.id).where(*indexed).limit(cap + 1).subquery()
         if (session.scalar(select(func.count()).select_from(probe)) or 0) > cap:
@@ -601,7 +613,7 @@ def _count(session: Session, conditions: list[Any]) -> LeadCount:
     exact = session.scalar(select(func.count()).select_from(capped)) or 0
     if exact <= COUNT_EXACT_UP_TO:
         return LeadCount(exact, True)
-    low, high = session.execute(select(func.min(Lead.id), func.max(Lead.id))).one()
+    low, high = _id_range(session)
     span = high - low + 1
     slots = _SAMPLE_WINDOWS * _SAMPLE_WIDTH
     if span <= 4 * slots:
