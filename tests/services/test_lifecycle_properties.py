@@ -671,6 +671,17 @@ def lifecycle_machine(
         def time_passes(self, step: timedelta) -> None:
             self.clock.advance(seconds=step.total_seconds())
 
+        @rule()
+        def time_passes_until_a_call_back_is_due(self) -> None:
+            """Jump to the soonest call back, so Next and the jobs meet due ones often."""
+            due = [
+                lead.call_back_at
+                for lead in self.before().leads.values()
+                if lead.status == LeadStatus.CALLBACK.value
+            ]
+            if due:
+                self.clock.now = max(self.clock.now, min(due))
+
         @rule(change=RULE_CHANGES)
         def admin_changes_a_rule(self, change: tuple[str, Any]) -> None:
             key, value = change
