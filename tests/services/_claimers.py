@@ -82,10 +82,6 @@ class ClaimReport:
 _databases: dict[str, Database] = {}
 
 
-def warm_up() -> None:
-    """Process initializer: the imports above are the expensive part; nothing else."""
-
-
 def _database(url: str, now: datetime) -> Database:
     db = _databases.get(url)
     if db is None:

@@ -50,7 +50,7 @@ def claimers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessPoolEx
     """32 warm worker processes, all started before any test claims anything."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([_claimers.__name__])
-    executor = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_claimers.warm_up)
+    executor = ProcessPoolExecutor(WORKERS, mp_context=context)
     sync = tmp_path_factory.mktemp("warm-up")
     futures = [executor.submit(_claimers.pid_of_worker, str(sync), i) for i in range(WORKERS)]
     _start_when_ready(sync, futures)
