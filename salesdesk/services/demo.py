@@ -15,6 +15,7 @@ from salesdesk.db import Database
 from salesdesk.models import Role, Routing, User
 from salesdesk.services import actions, allocation, leads, rules, team
 from salesdesk.services.auth import actor_of
+from salesdesk.services.errors import CapReachedError
 from salesdesk.services.records import Actor
 
 DEMO_PASSWORD = "demo1234"
@@ -146,8 +147,14 @@ def build_demo_floor(db: Database, lead_count: int = 240, seed: int = 7) -> None
     now = db.now()
     for rep in reps:
         actor = Actor(rep.id, rep.username, rep.display_name, rep.role)
-        claimed = [allocation.claim_next_lead(db, actor).lead for _ in range(6)]
-        held = [lead for lead in claimed if lead is not None]
+        held = []
+        for _ in range(6):
+            try:
+                lead = allocation.claim_next_lead(db, actor).lead
+            except CapReachedError:  # a big demo's push pools can fill a rep first
+                break
+            if lead is not None:
+                held.append(lead)
         if len(held) >= 4:
             actions.log_contact(db, actor, held[0].id)
             actions.add_note(db, actor, held[0].id, "Interested in a quote; call after lunch.")
