@@ -302,7 +302,7 @@ def _translate_errors() -> Iterator[None]:
 
 
 def _short(exc: DBAPIError) -> str:
-    return _first_line(exc.orig)
+    return _first_line(exc.orig or exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -139,7 +139,7 @@ def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
             pg.autocommit = False
     outcome, held, cap, waiting_id = row[:4]
     if outcome in ("pool", "callback"):
-        lead = to_lead_row(dict(zip(_CLAIMED_COLUMNS, row[4:], strict=True)))
+        lead = to_lead_row(cast(Any, dict(zip(_CLAIMED_COLUMNS, row[4:], strict=True))))
         if outcome == "callback":
             return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
         return ClaimResult(lead=lead, message="")
@@ -274,7 +274,8 @@ def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
         else:
             at = to_db(now)
             row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
-            kind, from_status, from_owner, details = "call_back_due", "callback", actor.id, "{}"
+            kind, from_status, details = "call_back_due", "callback", "{}"
+            from_owner: int | None = actor.id
             if row is None and pool_ids:
                 kind, from_status, from_owner = "claimed", "pool", None
                 details = json.dumps({"pool_id": pool_ids[0]})
@@ -307,7 +308,7 @@ def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
         values[i] = from_db(values[i])
     values[_SQLITE_TAGS_COLUMN] = json.loads(values[_SQLITE_TAGS_COLUMN] or "[]")
     columns = dict(zip(_CLAIMED_COLUMNS[:-1], values, strict=True))
-    lead = to_lead_row({**columns, "owner_name": display_name})
+    lead = to_lead_row(cast(Any, {**columns, "owner_name": display_name}))
     if kind == "call_back_due":
         return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
     return ClaimResult(lead=lead, message="")
@@ -518,10 +519,12 @@ def _pools_by_best_head(
         )
     ).subquery()
     sign = -1 if rules.pool_order == "oldest_first" else 1
-    ranked = session.execute(
-        select(heads.c.head_pool, heads.c.priority, heads.c.score, heads.c.created_at, heads.c.id)
-    ).all()
-    ranked.sort(
+    ranked = sorted(
+        session.execute(
+            select(
+                heads.c.head_pool, heads.c.priority, heads.c.score, heads.c.created_at, heads.c.id
+            )
+        ),
         key=lambda r: (r.priority, r.score, sign * r.created_at.timestamp(), sign * r.id),
         reverse=True,
     )
@@ -567,7 +570,7 @@ def _claim_from_pool(
         to_owner_id=user.id,
         details={"pool_id": pool_id},
     )
-    return to_lead_row({**row, "owner_name": user.display_name})
+    return to_lead_row(cast(Any, {**row, "owner_name": user.display_name}))
 
 
 # --- routing -------------------------------------------------------------------
