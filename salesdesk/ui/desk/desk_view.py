@@ -8,6 +8,7 @@ replaces the panel, so a slow reply cannot paint over a newer choice.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
@@ -78,6 +79,11 @@ class DeskView(QWidget):
         self._syncing = False
         self._active = True
         self._running: dict[str, Task] = {}
+        # Clicks whose outcome is unknown (the database went away mid-call):
+        # repeating the same action on the same lead reuses the click's id, so
+        # if the first attempt did commit, the service answers with it instead
+        # of doing it twice (no second email).
+        self._unsettled: dict[tuple[str, int], str] = {}
         self._dialog: Any = None
         self._first_snapshot = True
 
@@ -427,8 +433,16 @@ class DeskView(QWidget):
 
     def _act(self, action: Any, lead: LeadRow, args: tuple[Any, ...], done_text: str) -> None:
         then_open = self._then_open(lead.id)
+        click = (action.__name__, lead.id)
+        request_id = self._unsettled.setdefault(click, uuid.uuid4().hex)
+
+        def on_error(failure: TaskFailure) -> None:
+            if not failure.database_unavailable:
+                self._unsettled.pop(click, None)  # clearly not done: a new click is new
+            self._on_failed(failure)
 
         def on_done(outcome: ActionOutcome) -> None:
+            self._unsettled.pop(click, None)
             self._selected_id = outcome.snapshot.detail.lead.id if outcome.snapshot.detail else None
             if self._selected_id is None:
                 self.panel.show_detail(None)
@@ -447,7 +461,9 @@ class DeskView(QWidget):
             args,
             self.search_edit.text().strip(),
             then_open,
+            request_id,
             on_done=on_done,
+            on_error=on_error,
         )
 
     def _on_dead_triggered(self) -> None:

@@ -41,13 +41,17 @@ def act_and_load(
     args: tuple[Any, ...],
     search: str,
     then_open: int | None,
+    request_id: str | None = None,
 ) -> ActionOutcome:
     """Run one of the four actions, then load the desk with ``then_open`` on screen.
+
+    ``request_id`` names the click: a retry of the same click is answered with
+    its first outcome rather than done twice.
 
     When ``then_open`` has meanwhile left the rep's Current list, the first
     Current lead is opened instead, so the rep always lands on work.
     """
-    result = action(db, actor, lead_id, *args)
+    result = action(db, actor, lead_id, *args, request_id=request_id)
     snapshot = load_desk(db, actor, search, then_open)
     if snapshot.detail is None and snapshot.current:
         snapshot = load_desk(db, actor, search, snapshot.current[0].id)

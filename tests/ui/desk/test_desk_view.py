@@ -368,3 +368,44 @@ def test_switching_to_call_backs_opens_and_highlights_a_call_back(desk, qtbot):
     assert desk.view.panel.field_text("Call Back Date") == format_datetime(
         desk.db.now() + timedelta(days=1)
     )
+
+
+def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtbot, monkeypatch):
+    """The connection drops right after Email Confirmed commits: the rep is told it
+    failed and presses E again. The repeat carries the first click's id, so the
+    service answers with the first outcome — one email, not two."""
+    import functools
+
+    from sqlalchemy import func, select
+
+    from salesdesk.models import OutboxMessage
+    from salesdesk.services.errors import DatabaseUnavailableError
+
+    real = actions.confirm_email
+    lost = []
+
+    @functools.wraps(real)
+    def answer_lost_once(*args, **kwargs):
+        result = real(*args, **kwargs)  # committed for real
+        if not lost:
+            lost.append(kwargs.get("request_id"))
+            raise DatabaseUnavailableError("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(actions, "confirm_email", answer_lost_once)
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim(1)
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    desk.view.commands.email_confirmed.trigger()
+    desk.wait()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    desk.view.commands.email_confirmed.trigger()  # the rep tries again
+    desk.wait()
+
+    with desk.db.read() as session:
+        emails = session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert lost and lost[0]
+    assert emails == 1
+    assert _detail(desk, lead_id).email_confirmed_at == desk.db.now()
