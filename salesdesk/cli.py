@@ -144,6 +144,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mail_password(args: argparse.Namespace) -> int:
+    """Keep the SMTP password in this computer's keychain (run on the worker's machine)."""
+    from salesdesk.config import Secrets
+    from salesdesk.services import rules, sender
+
+    db = open_database(args.db)
+    current = rules.get_rules(db)
+    if not current.mail_host or not current.mail_user:
+        raise SalesDeskError("Set the mail server and user name in Settings first.")
+    password = _read_password(args)
+    if not password:
+        raise SalesDeskError("Enter the mail password.")
+    secrets = Secrets()
+    if not secrets.keychain_available:
+        raise SalesDeskError(
+            "This computer has no password keychain, so the mail password cannot be kept "
+            "for the worker. Install a keychain service (e.g. gnome-keyring) and try again."
+        )
+    secrets.set(sender.password_account(current.mail_user, current.mail_host), password)
+    print(f"mail password for {current.mail_user} on {current.mail_host} kept in the keychain")
+    return 0
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from salesdesk.services import jobs
 
@@ -250,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "fill an empty database with a demo team and leads")
     demo.add_argument("--leads", type=int, default=240)
     demo.set_defaults(func=_cmd_demo)
+
+    mail = command("mail", "mail server set-up for this computer")
+    mail_sub = mail.add_subparsers(metavar="ACTION", required=True)
+    mpass = mail_sub.add_parser("password", help="keep the SMTP password in the OS keychain")
+    mpass.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
+    mpass.add_argument("--password", help="(visible in the process list; prefer --password-stdin)")
+    mpass.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    mpass.set_defaults(func=_cmd_mail_password)
 
     worker = command("worker", "run clock jobs and deliver mail (for a team on PostgreSQL)")
     worker.add_argument("--once", action="store_true", help="one round, then exit")

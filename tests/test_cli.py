@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from salesdesk import cli
@@ -112,3 +114,60 @@ def test_an_unreachable_database_is_one_plain_line(capsys, tmp_path):
     code, _, err = run(capsys, "db", "upgrade", "--db", url)
     assert code == 2
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_mail_password_goes_to_the_keychain_not_the_database(capsys, url, monkeypatch):
+    import io
+
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    from salesdesk.services import rules, sender
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+
+        def __init__(self):
+            self.kept = {}
+
+        def get_password(self, service, username):
+            return self.kept.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.kept[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.kept.pop((service, username), None)
+
+    code, _, err = run(capsys, "mail", "password", "--password", "x", "--db", url)
+    assert code == 2 and "Set the mail server" in err
+    db = Database(url)
+    admin = team_admin(db)
+    rules.update_rules(
+        db,
+        admin,
+        {
+            "mail_host": "smtp.example.com",
+            "mail_user": "desk",
+            "mail_from_address": "desk@example.com",
+        },
+    )
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    try:
+        monkeypatch.setattr("sys.stdin", io.StringIO("smtp-secret\n"))
+        code, out, _ = run(capsys, "mail", "password", "--password-stdin", "--db", url)
+    finally:
+        keyring.set_keyring(previous)
+    assert code == 0 and "kept in the keychain" in out
+    account = sender.password_account("desk", "smtp.example.com")
+    assert memory.kept[("salesdesk", account)] == "smtp-secret"
+    assert b"smtp-secret" not in Path(url.removeprefix("sqlite:///")).read_bytes()
+
+
+def team_admin(db):
+    from salesdesk.services import team
+
+    row = team.add_user(db, None, "root-admin", "Root", "password1", role="admin")
+    return auth.Actor(row.id, row.username, row.display_name, row.role)
