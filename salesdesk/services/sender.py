@@ -66,6 +66,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -832,6 +833,50 @@ def check_mail_server(
     how = {"none": "without encryption", "starttls": "with STARTTLS", "ssl": "over SSL"}
     signed = f" and signed in as {server.user}" if server.user else ""
     return f"Connected to {server.where} {how[server.security]}{signed}."
+
+
+def send_test_email(
+    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
+) -> str:
+    """Send a short email to the admin's own address with the saved settings.
+
+    Goes straight to the server (not through the outbox), so the admin sees the
+    server's own answer at once: a sentence on success, a ``MailServerError``
+    with the server's words otherwise.
+    """
+    with db.read() as session:
+        admin = require(session, actor, ADMINS)
+        to, name = admin.email, admin.display_name
+    if not to:
+        raise MailServerError(
+            "Your account has no email address to send the test to; add one under Users."
+        )
+    server = server_settings(get_rules(db))
+    if server is None:
+        raise MailServerError("No mail server is set up yet.")
+    domain = server.from_address.rpartition("@")[2] or "salesdesk"
+    row = _Claimed(
+        id=0,
+        message_id=f"<test-{uuid.uuid4().hex}@{domain}>",
+        to_address=to,
+        subject="SalesDesk test email",
+        body_text=f"Hello {name},\n\nthis test email from SalesDesk went out through "
+        f"{server.where}. Mail to your leads and your team will go the same way.\n",
+        body_html="",
+        created_at=db.now(),
+        attempts=0,
+    )
+    conn: smtplib.SMTP | None = None
+    try:
+        conn = _connect(server, secrets or Secrets(), timeout)
+        outcome, _ = _send_one(conn, server, row)
+    except _Failure as exc:
+        raise MailServerError(exc.reason) from None
+    finally:
+        _close(conn)
+    if not outcome.sent:
+        raise MailServerError(outcome.reason or "The mail server did not take the test email.")
+    return f"Test email sent to {to} through {server.where}."
 
 
 def list_failed_mail(db: Database, actor: Actor, limit: int = 500) -> list[MailRow]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from salesdesk.db import Database, utcnow
 from salesdesk.models import OutboxMessage, Rule
@@ -567,3 +567,31 @@ def test_the_worker_command_delivers_the_outbox(db, floor, clock, smtp, capsys):
     assert code == 0
     assert "mail: DeliverySummary(sent=2" in capsys.readouterr().out
     assert len(smtp.inbox.received) == 2
+
+
+def test_send_test_email_reaches_the_admin_or_says_why_not(db, floor, certificates, keychain):
+    server = SmtpServer(
+        mode="starttls", certificates=certificates, users={"mailer": "right"}
+    ).start()
+    try:
+        use_mail_server(
+            db,
+            floor.admin,
+            server.port,
+            mail_security="starttls",
+            mail_user="mailer",
+            mail_ca_file=str(certificates.ca_file),
+        )
+        sender.store_mail_password(db, floor.admin, "wrong")
+        with pytest.raises(sender.MailServerError, match="refused the user name or password"):
+            sender.send_test_email(db, floor.admin)
+        sender.store_mail_password(db, floor.admin, "right")
+        said = sender.send_test_email(db, floor.admin)
+    finally:
+        server.stop()
+    assert said == f"Test email sent to admin@example.com through 127.0.0.1:{server.port}."
+    [received] = server.inbox.received
+    assert received.rcpt_tos == ["admin@example.com"]
+    assert "went out through" in received.part("plain")
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
