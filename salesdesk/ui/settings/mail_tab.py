@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from salesdesk.services import rules
 from salesdesk.services.errors import ValidationError
 from salesdesk.ui.context import AppContext
+from salesdesk.ui.settings.failed_mail_panel import FailedMailPanel
 from salesdesk.ui.settings.field_message import FieldMessage, help_label
 from salesdesk.ui.tasks import TaskFailure
 
@@ -137,7 +138,8 @@ class MailTab(QWidget):
         column.addLayout(form)
         column.addLayout(test_row)
         column.addWidget(self.test_hint)
-        column.addStretch(1)
+        self.failed_mail = FailedMailPanel(context)
+        column.addWidget(self.failed_mail, 1)
         holder = QWidget()
         holder.setLayout(column)
         holder.setMaximumWidth(760)
@@ -177,6 +179,7 @@ class MailTab(QWidget):
         for message in self.messages.values():
             message.clear_message()
         self._sync_test()
+        self.failed_mail.refresh()
 
     def values(self) -> dict[str, Any]:
         return {

@@ -416,3 +416,44 @@ def test_the_test_button_reports_success_or_the_servers_own_words(scene):
         tab.test_button.click()
     assert tested.args[1] is False
     assert tested.args[0]  # the connection failure, in words
+
+
+def test_stuck_mail_is_listed_with_the_servers_reason_and_can_be_retried(scene, keychain):
+    from salesdesk.models import OutboxMessage
+    from tests.services._smtp import free_port
+
+    rules.update_rules(
+        scene.db,
+        scene.floor.admin,
+        {
+            "mail_host": "127.0.0.1",
+            "mail_port": free_port(),  # nothing listens: the server is down
+            "mail_security": "none",
+            "mail_from_address": "sales@example.com",
+        },
+    )
+    (lead,) = leads.my_current_leads(scene.db, scene.alice)
+    from salesdesk.services import actions
+
+    actions.confirm_email(scene.db, scene.alice, lead.id)
+    sender.deliver_due(scene.db)
+
+    panel = scene.dialog.mail.failed_mail
+    panel.refresh()
+    scene.settle()
+    assert len(panel.rows) == 1
+    assert panel.table.item(0, 0).text() == lead.email
+    reason = panel.table.item(0, 4).text()
+    assert "127.0.0.1" in reason  # the sender's own words about the connection
+    assert not panel.retry_button.isEnabled()  # nothing selected yet
+
+    panel.table.selectRow(0)
+    assert panel.retry_button.isEnabled()
+    with scene.qtbot.waitSignal(panel.retried, timeout=5000) as retried:
+        panel.retry_button.click()
+    scene.settle()
+    assert retried.args == [1]
+    with scene.db.read() as session:
+        [message] = session.query(OutboxMessage).all()
+    assert message.status == "pending"
+    assert message.next_attempt_at <= scene.db.now()
