@@ -122,14 +122,17 @@ class Secrets:
         return False
 
 
+def database_account(user: str, host: str | None, port: int | None, database: str | None) -> str:
+    """The keychain entry a team database's password is kept under."""
+    return f"{user}@{host or 'localhost'}:{port or 5432}/{database}"
+
+
 def with_password(url: str, secrets: Secrets) -> str:
     """Add the keychain's password to a PostgreSQL URL that has none."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" or parsed.password or not parsed.username:
         return url
-    account = (
-        f"{parsed.username}@{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
-    )
+    account = database_account(parsed.username, parsed.host, parsed.port, parsed.database)
     password = secrets.get(account)
     if password is None:
         return url

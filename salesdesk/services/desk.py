@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadEvent, LeadStatus, Note, Notification
 from salesdesk.services.auth import require
-from salesdesk.services.leads import _text_filter
+from salesdesk.services.leads import text_filter
 from salesdesk.services.lifecycle import (
     fetch_lead_row,
     lead_detail,
@@ -80,7 +80,7 @@ def load_desk(
     with db.read() as session:
         require(session, actor)
         marker = _latest_event(session)
-        text = _text_filter(search)
+        text = text_filter(search)
         lists = []
         for status, order in (
             (LeadStatus.CURRENT, (Lead.assigned_at, Lead.id)),

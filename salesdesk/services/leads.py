@@ -257,7 +257,7 @@ def add_lead(db: Database, actor: Actor, pool_id: int, lead: NewLead) -> LeadRow
 # --- a rep's own lists ------------------------------------------------------------
 
 
-def _text_filter(text: str) -> ColumnElement[bool] | None:
+def text_filter(text: str) -> ColumnElement[bool] | None:
     words = text.split()
     if not words:
         return None
@@ -297,7 +297,7 @@ def my_call_backs(db: Database, actor: Actor, search: str = "") -> list[LeadRow]
 
 
 def _own_list(db: Database, actor: Actor, query: Any, search: str) -> list[LeadRow]:
-    condition = _text_filter(search)
+    condition = text_filter(search)
     if condition is not None:
         query = query.where(condition)
     with db.read() as session:
@@ -412,7 +412,7 @@ _PROBE = 1_000
 
 def _filter_conditions(f: LeadFilter) -> list[Any]:
     conditions = _indexed_conditions(f)
-    text = _text_filter(f.text)
+    text = text_filter(f.text)
     if text is not None:
         conditions.append(text)
     return conditions
@@ -478,7 +478,7 @@ def _planned_conditions(session: Session, f: LeadFilter, limit: int) -> list[Any
     this well by itself.
     """
     indexed = _indexed_conditions(f)
-    text = _text_filter(f.text)
+    text = text_filter(f.text)
     if indexed and session.get_bind().dialect.name == "sqlite":
         low, high = _id_range(session)
         cap = _broad_from(limit, (high - low + 1) if low is not None else 0)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from salesdesk.config import database_account
 from salesdesk.services.errors import ValidationError
 from salesdesk.ui.tasks import TaskFailure, TaskRunner
 
@@ -69,7 +70,7 @@ def team_database(server: str, user: str) -> TeamDatabase:
     netloc = f"{quote(user, safe='')}@{parts.hostname}:{port}"
     url = urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
     # The same entry name config.with_password looks up.
-    return TeamDatabase(url=url, account=f"{user}@{parts.hostname}:{port}/{database}")
+    return TeamDatabase(url=url, account=database_account(user, parts.hostname, port, database))
 
 
 def try_team_database(team: TeamDatabase, password: str, secrets: Any) -> str:
