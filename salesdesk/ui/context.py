@@ -50,11 +50,15 @@ class AppContext(QObject):
         data_changed(frozenset): topics (``LEADS``, ``MY_LEADS`` …) that changed.
         unread_changed(int): the number of unread in-app notifications.
         signed_in(object): an :class:`Actor` signed in.
+        lead_notices_arrived(object): a
+            :class:`~salesdesk.services.notifications.LeadNoticeSummary` — leads were
+            given to (or taken from) this person while the client ran (see ``live.py``).
     """
 
     data_changed = Signal(object)
     unread_changed = Signal(int)
     signed_in = Signal(object)
+    lead_notices_arrived = Signal(object)
 
     def __init__(
         self,

@@ -6,6 +6,12 @@ moved, and announces the topics that did; each view decides whether to
 reload. A manager reassigning a rep's lead therefore reaches that rep's desk
 within one poll, with no refresh button pressed.
 
+When a probe sees that this person's leads moved (or their unread count did),
+the same round also asks for the lead notices newer than the last one seen and
+hands them on as ``context.lead_notices_arrived`` (the toast). The first round
+only sets that starting point, so what was there at start-up never toasts, and
+the marker only moves forward, so no notice toasts twice.
+
 On the embedded SQLite floor there is no ``salesdesk worker``, so this client
 runs the clock jobs itself (call backs coming due, keep period, routing) on
 the same worker thread as every other call — one short transaction. When the
@@ -66,6 +72,8 @@ class LiveWatcher(QObject):
         self._context = context
         self._marker: int | None = None
         self._latest_note = 0
+        self._notice_marker: int | None = None  # newest notice seen; None until the first probe
+        self._recheck_notices = False
         self._poll_ms = poll_ms
         self._jobs_ms = (JOBS_MS if context.embedded else 0) if jobs_ms is None else jobs_ms
         self._timers: list[QTimer] = []
@@ -139,12 +147,26 @@ class LiveWatcher(QObject):
         )
 
     def _probe(self) -> Any:
-        # Runs on the worker thread; reads two ints set on the main thread.
+        # Runs on the worker thread; reads the markers set on the main thread.
         from salesdesk.services.desk import changes_since
+        from salesdesk.services.notifications import lead_notices_since
 
-        return changes_since(self._context.db, self._context.actor, self._marker, self._latest_note)
+        db, actor = self._context.db, self._context.actor
+        changes = changes_since(db, actor, self._marker, self._latest_note)
+        notices = None
+        # A lead notice is written with the lead event that moved the lead to or
+        # from this person, so a quiet round asks nothing more.
+        if (
+            self._notice_marker is None
+            or self._recheck_notices
+            or changes.mine_changed
+            or changes.unread != self._context.unread
+        ):
+            notices = lead_notices_since(db, actor, self._notice_marker)
+        return changes, notices
 
-    def _on_changes(self, changes: Any) -> None:
+    def _on_changes(self, probe: Any) -> None:
+        changes, notices = probe
         first = self._marker is None
         self._marker = changes.marker
         self._latest_note = changes.latest_note
@@ -158,6 +180,19 @@ class LiveWatcher(QObject):
             if changes.mine_changed:
                 topics.add(MY_LEADS)
         self._context.announce(topics)
+        if notices is not None:
+            self._on_lead_notices(notices)
+
+    def _on_lead_notices(self, summary: Any) -> None:
+        if summary.after != self._notice_marker:
+            # Asked from a marker that has moved on since: those notices may have
+            # been shown already. Ask again from where we are next round.
+            self._recheck_notices = True
+            return
+        self._recheck_notices = False
+        self._notice_marker = summary.marker
+        if summary.gained or summary.lost:
+            self._context.lead_notices_arrived.emit(summary)
 
     def _on_jobs_done(self, summary: Any) -> None:
         if summary != type(summary)():

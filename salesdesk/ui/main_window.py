@@ -24,6 +24,7 @@ from salesdesk.ui.context import AppContext
 from salesdesk.ui.desk.desk_view import DeskView
 from salesdesk.ui.notification_bell import NotificationBell
 from salesdesk.ui.tasks import TaskFailure
+from salesdesk.ui.toast import LeadToast
 
 log = logging.getLogger("salesdesk.ui")
 
@@ -90,6 +91,10 @@ class MainWindow(QMainWindow):
         self.bell = NotificationBell(context)
         self.bell.lead_requested.connect(self.open_lead)
         self.menuBar().setCornerWidget(self.bell, Qt.Corner.TopRightCorner)
+        self.toast = LeadToast(central)
+        context.lead_notices_arrived.connect(self.toast.show_notices)
+        self.toast.lead_requested.connect(self.open_my_lead)
+        self.toast.list_requested.connect(self.bell.open_list)
         self._build_menus()
 
         where = "this computer's floor" if context.embedded else "the team's database"
@@ -182,6 +187,10 @@ class MainWindow(QMainWindow):
         """A notification named a lead: show it on the desk (reps' own leads)."""
         if self.desk is None and self.manager_view is not None:
             return  # a manager's notices (appointments) belong to the manager view
+        self.show_desk().show_lead(lead_id)
+
+    def open_my_lead(self, lead_id: int) -> None:
+        """A toast named a lead given to this person: it is on their own desk."""
         self.show_desk().show_lead(lead_id)
 
     def open_settings(self) -> None:
