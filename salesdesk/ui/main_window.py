@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         context.tasks.failed.connect(self._on_unhandled_failure)
         self._restore_geometry()
         if self.desk is not None:
+            self.toast.keep_clear_of(self.desk.action_bar)
             self.desk.refresh()
 
     # --- parts ----------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
             self._fill_lead_menu(self.desk)
             self.desk.refresh()
         self.tabs.setCurrentWidget(self.desk)
+        self.toast.keep_clear_of(self.desk.action_bar)
         self.desk.set_active(True)
         return self.desk
 

@@ -59,8 +59,8 @@ class LeadToast(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setStyleSheet(
-            f"#leadToast {{ background: palette(base); border: 1px solid {EDGE};"
-            f" border-left: 5px solid {EDGE}; border-radius: 6px; }}"
+            f"#leadToast {{ background: palette(base); border: 2px solid {EDGE};"
+            " border-radius: 6px; }"
         )
         self.title_label = QLabel()
         font = self.title_label.font()
@@ -94,6 +94,7 @@ class LeadToast(QFrame):
         self._fade_ms = FADE_MS if fade_ms is None else fade_ms
         self._fade: QPropertyAnimation | None = None
         self._watched_window: QWidget | None = None
+        self._clear_of: QWidget | None = None
         self._gained: list[LeadNoticeRow] = []
         self._lost: list[LeadNoticeRow] = []
         self.gained_count = 0
@@ -233,6 +234,12 @@ class LeadToast(QFrame):
             self._timer.start()  # a full few seconds to read it on coming back
         return False
 
+    def keep_clear_of(self, widget: QWidget | None) -> None:
+        """Sit above ``widget`` (the desk's action buttons) instead of covering it."""
+        self._clear_of = widget
+        if self.isVisible():
+            self._place()
+
     def _place(self) -> None:
         parent = self.parentWidget()
         if parent is None:
@@ -240,9 +247,15 @@ class LeadToast(QFrame):
         self.setFixedWidth(max(200, min(WIDTH, parent.width() - 2 * MARGIN)))
         height = self.heightForWidth(self.width())
         self.setFixedHeight(height if height > 0 else self.sizeHint().height())
+        bottom = parent.height() - MARGIN
+        clear = self._clear_of
+        if clear is not None and clear.isVisible() and parent.isAncestorOf(clear):
+            top_of_clear = clear.mapTo(parent, clear.rect().topLeft()).y()
+            if top_of_clear < bottom:
+                bottom = top_of_clear - MARGIN // 2
         self.move(
             max(0, parent.width() - self.width() - MARGIN),
-            max(0, parent.height() - self.height() - MARGIN),
+            max(0, bottom - self.height()),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QEnterEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -116,11 +116,15 @@ def test_a_lead_a_manager_assigns_toasts_with_its_name_on_the_next_live_round(
         assert rep.toast.title_label.text() == "New lead: Jane Doe — Acme"
         assert "Assigned to you" in rep.toast.detail_label.text()
         assert rep.toast.open_button.text() == "Open"
-        # Inside the window, bottom right, and the keyboard never left the note.
+        # Inside the window, bottom right, just above the desk's action buttons (never
+        # over them), and the keyboard never left the note.
         assert not rep.toast.isWindow() and rep.toast.window() is rep.window
-        corner = rep.toast.parentWidget().rect().bottomRight()
+        centre = rep.toast.parentWidget()
+        corner = centre.rect().bottomRight()
         assert corner.x() - rep.toast.geometry().right() < 40
-        assert corner.y() - rep.toast.geometry().bottom() < 40
+        assert corner.y() - rep.toast.geometry().bottom() < 120
+        bar = rep.window.desk.action_bar
+        assert not rep.toast.geometry().intersects(QRect(bar.mapTo(centre, QPoint()), bar.size()))
         assert QApplication.focusWidget() is editor
         assert editor.toPlainText() == "Asked for a quote"
     finally:
