@@ -235,6 +235,36 @@ def desk_refusal(studio: Studio) -> QPixmap:
     return window.grab()
 
 
+def desk_toast(studio: Studio) -> QPixmap:
+    """A manager gives Alice a lead while she works: the toast, and the bell's count."""
+    from salesdesk.services import leads
+    from salesdesk.services.leads import LeadFilter
+    from salesdesk.ui.live import LiveWatcher
+    from salesdesk.ui.main_window import MainWindow
+
+    context = studio.context("alice")
+    window = MainWindow(context)
+    studio.place(window)
+    studio.idle()
+    desk = window.desk
+    noted = next(r for r in desk.current_model.rows if r.last_contacted_at is not None)
+    desk.show_lead(noted.id)
+    studio.idle()
+    watcher = LiveWatcher(context, poll_ms=3_600_000, jobs_ms=0)  # rounds run by hand here
+    watcher.start()
+    studio.idle()
+    manager = studio.actor("manager")
+    waiting = leads.list_leads(studio.db, manager, LeadFilter(statuses=("pool",)), limit=1)
+    leads.assign_leads(studio.db, manager, [waiting.rows[0].id], context.actor.id)
+    watcher.poll()
+    studio.idle()
+    studio.wait_for(window.toast.isVisible)
+    studio.pump()
+    pixmap = window.grab()
+    watcher.stop()
+    return pixmap
+
+
 def login(studio: Studio) -> QPixmap:
     """Signing in on the demo floor, with the hint a newcomer needs."""
     from salesdesk.ui.app import DEMO_HINT
@@ -255,6 +285,7 @@ DESK_SCREENS = [
     Screen("desk_call_back", desk_call_back),
     Screen("desk_dead", desk_dead),
     Screen("desk_refusal", desk_refusal),
+    Screen("desk_toast", desk_toast),
     Screen("desk_login", login),
 ]
 
