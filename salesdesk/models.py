@@ -200,8 +200,26 @@ class Lead(Base):
         # A rep's own lists and the cap count; due call backs by date.
         Index("ix_leads_owner_status", "owner_id", "status", "call_back_at"),
         # Clock jobs: call backs coming due, keep period and idle leads.
-        Index("ix_leads_status_call_back", "status", "call_back_at"),
-        Index("ix_leads_status_assigned", "status", "assigned_at"),
+        # Partial: a job reads one status, and a claim or an import then
+        # writes no entry here (call backs) or one (held leads). ``status`` is
+        # in the key too, so SQLite (no statistics) prefers these over
+        # ix_leads_sort_status for the jobs' "status = … AND date < …".
+        Index(
+            "ix_leads_call_backs_due",
+            "status",
+            "call_back_at",
+            "id",
+            postgresql_where=text("status = 'callback'"),
+            sqlite_where=text("status = 'callback'"),
+        ),
+        Index(
+            "ix_leads_held_since",
+            "status",
+            "assigned_at",
+            "id",
+            postgresql_where=text("status = 'current'"),
+            sqlite_where=text("status = 'current'"),
+        ),
         # Manager filters and duplicate checks.
         Index("ix_leads_pool_status", "pool_id", "status"),
         Index("ix_leads_created", "created_at", "id"),
@@ -245,10 +263,16 @@ class LeadEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        Index("ix_lead_events_request", "request_id", unique=True),
+        # Only events that a click caused have a request id (not imports, not jobs).
+        Index(
+            "ix_lead_events_request",
+            "request_id",
+            unique=True,
+            postgresql_where=text("request_id IS NOT NULL"),
+            sqlite_where=text("request_id IS NOT NULL"),
+        ),
         Index("ix_lead_events_lead", "lead_id", "at"),
         Index("ix_lead_events_actor", "actor_id", "at"),
-        Index("ix_lead_events_at", "at"),
         # The assignment digest reads a few kinds over the last hours.
         Index("ix_lead_events_kind_at", "kind", "at"),
     )

@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadStatus, Pool, PoolMember, Routing, User
+from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Routing, User
 from salesdesk.services.auth import ANYONE, require
 from salesdesk.services.errors import CapReachedError, OneAtATimeError
 from salesdesk.services.lifecycle import (
@@ -68,6 +68,10 @@ from salesdesk.services.lifecycle import (
 from salesdesk.services.records import Actor, ClaimResult
 from salesdesk.services.rules import Rules, rules_from_stored
 
+ALREADY_DONE = (
+    "Your last Next went through before the connection dropped, but that lead is no longer "
+    "on your desk."
+)
 EMPTY_POOL = "No leads are waiting in your pools right now. Try again in a little while."
 NO_POOLS = "You are not a member of any active pool yet. Ask your manager to add you to one."
 CALL_BACK_DUE = "A call back is due."
@@ -75,25 +79,48 @@ CALL_BACK_DUE = "A call back is due."
 PUSH_ROUTINGS = (Routing.ROUND_ROBIN.value, Routing.WEIGHTED.value)
 
 
-def claim_next_lead(db: Database, actor: Actor) -> ClaimResult:
+def claim_next_lead(db: Database, actor: Actor, *, request_id: str | None = None) -> ClaimResult:
     """Give the rep their next lead: a due call back first, else the best pool lead.
+
+    ``request_id`` names the click. The desk retries a click whose answer was
+    lost with the same id, and the retry answers with the lead the first
+    attempt gave (if the rep still holds it) instead of claiming another.
 
     Raises:
         CapReachedError, OneAtATimeError: a rule refuses another lead now.
         NotAllowedError: the account is deactivated.
     """
     if db.dialect == "postgresql":
-        result = _claim_in_database(db, actor)
+        result = _claim_in_database(db, actor, request_id)
     else:
-        result = _claim_on_sqlite(db, actor)
+        result = _claim_on_sqlite(db, actor, request_id)
     if result is not None:
         return result
-    return _claim_step_by_step(db, actor)
+    return _claim_step_by_step(db, actor, request_id)
+
+
+def _replay(session: Session, actor: Actor, lead_id: int | None, kind: str) -> ClaimResult:
+    """The answer to a Next that was already done: its lead, as it is now."""
+    lead = fetch_lead_row(session, lead_id) if lead_id is not None else None
+    if lead is None or lead.owner_id != actor.id:
+        return ClaimResult(lead=None, message=ALREADY_DONE)
+    if kind == "call_back_due":
+        return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
+    return ClaimResult(lead=lead, message="")
+
+
+def _done_before(session: Session | Connection, request_id: str | None) -> Any:
+    """The event a request id already produced: ``(lead_id, kind)``, or ``None``."""
+    if not request_id:
+        return None
+    return session.execute(
+        select(LeadEvent.lead_id, LeadEvent.kind).where(LeadEvent.request_id == request_id)
+    ).first()
 
 
 # --- PostgreSQL: one call to salesdesk_claim_next() ------------------------------------
 
-_CLAIM_CALL = "SELECT * FROM salesdesk_claim_next(%s, %s, %s, %s, %s, %s, %s)"
+_CLAIM_CALL = "SELECT * FROM salesdesk_claim_next(%s, %s, %s, %s, %s, %s, %s, %s)"
 # The function's columns after (outcome, held, cap, waiting_id), in its order.
 _CLAIMED_COLUMNS = (
     "id",
@@ -122,7 +149,7 @@ _CLAIMED_COLUMNS = (
 )
 
 
-def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
+def _claim_in_database(db: Database, actor: Actor, request_id: str | None) -> ClaimResult | None:
     """Next as one prepared call in autocommit: the function is the transaction.
 
     Returns ``None``, with nothing changed, for a rep in several pools (and
@@ -133,7 +160,9 @@ def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
     with db.driver_connection() as pg:
         pg.autocommit = True
         try:
-            cursor = pg.execute(_CLAIM_CALL, (actor.id, now, *_claim_defaults()), prepare=True)
+            cursor = pg.execute(
+                _CLAIM_CALL, (actor.id, now, *_claim_defaults(), request_id), prepare=True
+            )
             row = cursor.fetchone()
         finally:
             pg.autocommit = False
@@ -143,6 +172,10 @@ def _claim_in_database(db: Database, actor: Actor) -> ClaimResult | None:
         if outcome == "callback":
             return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
         return ClaimResult(lead=lead, message="")
+    if outcome in ("replayed_pool", "replayed_callback"):
+        kind = "call_back_due" if outcome == "replayed_callback" else "claimed"
+        with db.read() as session:
+            return _replay(session, actor, waiting_id, kind)
     if outcome == "refused_by_rules":
         _refuse(db, held, cap, waiting_id)
     if outcome == "refused_account":
@@ -165,7 +198,7 @@ def _claim_defaults() -> tuple[Any, ...]:
     """
     defaults = Rules()
     return (
-        list(ANYONE),
+        "{" + ",".join(sorted(ANYONE)) + "}",  # a text[] literal: cheaper to send than a list
         defaults.cap,
         defaults.one_at_a_time,
         defaults.cooldown_hours,
@@ -200,6 +233,7 @@ _SQLITE_REP = """
     FROM users AS u
     WHERE u.id = :uid
 """
+_SQLITE_DONE = "SELECT lead_id, kind FROM lead_events WHERE request_id = :request_id"
 _SQLITE_POOLS = f"""
     SELECT m.pool_id
     FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
@@ -208,7 +242,8 @@ _SQLITE_POOLS = f"""
 """
 _SQLITE_HELD = """
     SELECT count(*),
-           min(id) FILTER (WHERE last_action_at IS NULL OR last_action_at < assigned_at)
+           min(id) FILTER (WHERE last_action_at IS NULL OR last_action_at < assigned_at
+                              OR last_action_at < call_back_at)
     FROM leads
     WHERE owner_id = :uid AND status = 'current'
 """
@@ -235,9 +270,10 @@ _SQLITE_CLAIM = """
     {returning}
 """
 _SQLITE_EVENT = """
-    INSERT INTO lead_events
-        (lead_id, actor_id, kind, at, from_status, to_status, from_owner_id, to_owner_id, details)
-    VALUES (:lead, :uid, :kind, :now, :from_status, 'current', :from_owner, :uid, :details)
+    INSERT INTO lead_events (lead_id, actor_id, kind, at, from_status, to_status, from_owner_id,
+                             to_owner_id, details, request_id)
+    VALUES (:lead, :uid, :kind, :now, :from_status, 'current', :from_owner, :uid, :details,
+            :request_id)
 """
 # The same orders as _claim_order().
 _SQL_ORDER = {
@@ -246,7 +282,7 @@ _SQL_ORDER = {
 }
 
 
-def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
+def _claim_on_sqlite(db: Database, actor: Actor, request_id: str | None) -> ClaimResult | None:
     """Next on SQLite: the steps of :func:`_claim_step_by_step`, without the ORM.
 
     The whole claim holds the database's write lock, so the time spent in it
@@ -255,54 +291,19 @@ def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
     for a refused account or a rep in several pools (the step-by-step path).
     """
     to_db, from_db = _sqlite_datetime(db.engine.dialect)
-    now = db.now()
-    refusal: tuple[int, int, int | None] | None = None
-    given: tuple[str, Any] | None = None
     with db.sqlite_write() as lite:
-        rep = lite.execute(_SQLITE_REP, {"uid": actor.id}).fetchone()
-        if rep is None or not rep[2] or rep[1] not in ANYONE:
-            return None
-        display_name, _, _, user_cap, stored = rep
-        rules = rules_from_stored(json.loads(stored) if stored else {})
-        pool_ids = [r[0] for r in lite.execute(_SQLITE_POOLS, {"uid": actor.id})]
-        if len(pool_ids) > 1:
-            return None
-        held, waiting_id = lite.execute(_SQLITE_HELD, {"uid": actor.id}).fetchone()
-        cap = user_cap if user_cap is not None else rules.cap
-        if held >= cap or (rules.one_at_a_time and waiting_id is not None):
-            refusal = (held, cap, waiting_id)
-        else:
-            at = to_db(now)
-            row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
-            kind, from_status, details = "call_back_due", "callback", "{}"
-            from_owner: int | None = actor.id
-            if row is None and pool_ids:
-                kind, from_status, from_owner = "claimed", "pool", None
-                details = json.dumps({"pool_id": pool_ids[0]})
-                since = to_db(now - timedelta(hours=rules.cooldown_hours))
-                row = lite.execute(
-                    _sqlite_claim(rules.pool_order),
-                    {"uid": actor.id, "now": at, "since": since, "pool": pool_ids[0]},
-                ).fetchone()
-            if row is not None:
-                lite.execute(
-                    _SQLITE_EVENT,
-                    {
-                        "lead": row[0],
-                        "uid": actor.id,
-                        "kind": kind,
-                        "now": at,
-                        "from_status": from_status,
-                        "from_owner": from_owner,
-                        "details": details,
-                    },
-                )
-                given = (kind, row)
-    if refusal is not None:
-        _refuse(db, *refusal)
-    if given is None:
-        return ClaimResult(lead=None, message=EMPTY_POOL if pool_ids else NO_POOLS)
-    kind, row = given
+        step = _sqlite_claim_steps(lite, actor, db.now(), to_db, request_id)
+    if step is None:
+        return None
+    outcome, payload = step
+    if outcome == "done":
+        with db.read() as session:
+            return _replay(session, actor, *payload)
+    if outcome == "refused":
+        _refuse(db, *payload)
+    if outcome in ("empty", "no_pools"):
+        return ClaimResult(lead=None, message=EMPTY_POOL if outcome == "empty" else NO_POOLS)
+    kind, row, display_name = payload
     values = list(row)
     for i in _SQLITE_DATETIME_COLUMNS:
         values[i] = from_db(values[i])
@@ -312,6 +313,64 @@ def _claim_on_sqlite(db: Database, actor: Actor) -> ClaimResult | None:
     if kind == "call_back_due":
         return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
     return ClaimResult(lead=lead, message="")
+
+
+def _sqlite_claim_steps(
+    lite: Any, actor: Actor, now: datetime, to_db: Any, request_id: str | None
+) -> tuple[str, Any] | None:
+    """The statements run under the write lock; nothing else (no conversions) runs there.
+
+    Returns ``(outcome, payload)``: ``done`` (an earlier attempt of this click:
+    lead id and event kind), ``refused`` (held, cap, waiting lead),
+    ``empty`` / ``no_pools``, or ``given`` (event kind, the lead's row, the
+    rep's name); ``None`` for the step-by-step path.
+    """
+    rep = lite.execute(_SQLITE_REP, {"uid": actor.id}).fetchone()
+    if rep is None or not rep[2] or rep[1] not in ANYONE:
+        return None
+    if request_id:
+        done = lite.execute(_SQLITE_DONE, {"request_id": request_id}).fetchone()
+        if done is not None:
+            return "done", tuple(done)
+    display_name, _, _, user_cap, stored = rep
+    rules = rules_from_stored(json.loads(stored) if stored else {})
+    pool_ids = [r[0] for r in lite.execute(_SQLITE_POOLS, {"uid": actor.id})]
+    if len(pool_ids) > 1:
+        return None
+    held, waiting_id = lite.execute(_SQLITE_HELD, {"uid": actor.id}).fetchone()
+    cap = user_cap if user_cap is not None else rules.cap
+    if held >= cap or (rules.one_at_a_time and waiting_id is not None):
+        return "refused", (held, cap, waiting_id)
+    at = to_db(now)
+    row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
+    kind, from_status, details = "call_back_due", "callback", "{}"
+    from_owner: int | None = actor.id
+    if row is None:
+        if not pool_ids:
+            return "no_pools", None
+        kind, from_status, from_owner = "claimed", "pool", None
+        details = json.dumps({"pool_id": pool_ids[0]})
+        since = to_db(now - timedelta(hours=rules.cooldown_hours))
+        row = lite.execute(
+            _sqlite_claim(rules.pool_order),
+            {"uid": actor.id, "now": at, "since": since, "pool": pool_ids[0]},
+        ).fetchone()
+        if row is None:
+            return "empty", None
+    lite.execute(
+        _SQLITE_EVENT,
+        {
+            "lead": row[0],
+            "uid": actor.id,
+            "kind": kind,
+            "now": at,
+            "from_status": from_status,
+            "from_owner": from_owner,
+            "details": details,
+            "request_id": request_id,
+        },
+    )
+    return "given", (kind, row, display_name)
 
 
 @functools.cache
@@ -333,21 +392,24 @@ def _sqlite_datetime(dialect: Any) -> tuple[Any, Any]:
 # --- step by step: a rep in several pools, a refused account ---------------------------
 
 
-def _claim_step_by_step(db: Database, actor: Actor) -> ClaimResult:
+def _claim_step_by_step(db: Database, actor: Actor, request_id: str | None) -> ClaimResult:
     with db.write_connection() as conn:
         now = db.now()
         # Lock first: everything after this statement sees this rep's latest state.
         user, rules, pool_ids = _lock_rep(conn, actor)
         with Session(bind=conn) as session:
+            done = _done_before(session, request_id)
+            if done is not None:
+                return _replay(session, actor, *done)
             _check_may_take_another(session, user, rules)
-            lead_row = _reopen_due_call_back(session, user, now)
+            lead_row = _reopen_due_call_back(session, user, now, request_id)
             if lead_row is not None:
                 return ClaimResult(lead=lead_row, message=CALL_BACK_DUE, from_callback=True)
             if not pool_ids:
                 return ClaimResult(lead=None, message=NO_POOLS)
             since = now - timedelta(hours=rules.cooldown_hours)
             for pool_id in _pools_by_best_head(session, pool_ids, user.id, since, rules):
-                row = _claim_from_pool(session, pool_id, user, now, since, rules)
+                row = _claim_from_pool(session, pool_id, user, now, since, rules, request_id)
                 if row is not None:
                     return ClaimResult(lead=row, message="")
             return ClaimResult(lead=None, message=EMPTY_POOL)
@@ -419,12 +481,19 @@ def _held_leads() -> Any:
     return select(
         func.count(),
         func.min(Lead.id).filter(
-            or_(Lead.last_action_at.is_(None), Lead.last_action_at < Lead.assigned_at)
+            or_(
+                Lead.last_action_at.is_(None),
+                Lead.last_action_at < Lead.assigned_at,
+                # A call back that came due waits for an action again.
+                Lead.last_action_at < Lead.call_back_at,
+            )
         ),
     ).where(Lead.owner_id == bindparam("uid"), status_is(LeadStatus.CURRENT))
 
 
-def _reopen_due_call_back(session: Session, user: User, now: datetime) -> Any:
+def _reopen_due_call_back(
+    session: Session, user: User, now: datetime, request_id: str | None
+) -> Any:
     due = (
         select(Lead.id)
         .where(
@@ -454,6 +523,7 @@ def _reopen_due_call_back(session: Session, user: User, now: datetime) -> Any:
         to_status=LeadStatus.CURRENT.value,
         from_owner_id=user.id,
         to_owner_id=user.id,
+        request_id=request_id,
     )
     return fetch_lead_row(session, lead_id)
 
@@ -533,7 +603,13 @@ def _pools_by_best_head(
 
 
 def _claim_from_pool(
-    session: Session, pool_id: int, user: User, now: datetime, since: datetime, rules: Rules
+    session: Session,
+    pool_id: int,
+    user: User,
+    now: datetime,
+    since: datetime,
+    rules: Rules,
+    request_id: str | None,
 ) -> Any:
     candidate = (
         _candidates(pool_id, user.id, since, rules)
@@ -569,6 +645,7 @@ def _claim_from_pool(
         to_status=LeadStatus.CURRENT.value,
         to_owner_id=user.id,
         details={"pool_id": pool_id},
+        request_id=request_id,
     )
     return to_lead_row(cast(Any, {**row, "owner_name": user.display_name}))
 

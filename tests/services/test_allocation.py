@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from salesdesk.models import Routing
@@ -93,6 +95,70 @@ def test_one_at_a_time_needs_the_current_lead_actioned(db, floor, clock):
     clock.advance(minutes=1)
     actions.confirm_email(db, alice, first.id)  # actioned, though it stays Current
     assert allocation.claim_next_lead(db, alice).lead is not None
+
+
+def test_one_at_a_time_counts_a_due_call_back_as_waiting(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    rules.update_rules(db, floor.admin, {"one_at_a_time": True})
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now + timedelta(hours=2))
+    clock.advance(hours=3)
+
+    back = allocation.claim_next_lead(db, alice)  # the due call back, back in Current
+    assert back.from_callback and back.lead.id == lead.id
+    with pytest.raises(OneAtATimeError, match="Finish your current lead first"):
+        allocation.claim_next_lead(db, alice)
+    clock.advance(minutes=1)
+    actions.confirm_email(db, alice, lead.id)
+    assert allocation.claim_next_lead(db, alice).lead.id != lead.id
+
+
+@pytest.mark.parametrize("pools", [1, 2], ids=["one pool", "two pools"])
+def test_a_retried_next_gives_the_first_lead_again_not_a_second(db, floor, pools):
+    alice = floor.rep("alice")
+    for n in range(pools):
+        floor.leads(floor.pool(f"Pool {n}", members=[alice]), 3)
+
+    first = allocation.claim_next_lead(db, alice, request_id="click-1")
+    again = allocation.claim_next_lead(db, alice, request_id="click-1")
+
+    assert again.lead is not None and again.lead.id == first.lead.id
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [first.lead.id]
+    history = leads.get_lead(db, alice, first.lead.id).history
+    assert [e.kind for e in history] == ["created", "claimed"]
+    assert allocation.claim_next_lead(db, alice, request_id="click-2").lead.id != first.lead.id
+
+
+def test_a_retried_next_after_the_lead_moved_on_gives_nothing_new(db, floor):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    first = allocation.claim_next_lead(db, alice, request_id="click-1").lead
+    leads.return_to_pool(db, floor.manager, [first.id])
+
+    again = allocation.claim_next_lead(db, alice, request_id="click-1")
+
+    assert again.lead is None
+    assert again.message == allocation.ALREADY_DONE
+    assert leads.my_current_leads(db, alice) == []
+
+
+def test_a_retried_next_that_reopened_a_call_back_says_so_again(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    lead = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, lead.id, clock.now + timedelta(hours=1))
+    clock.advance(hours=2)
+
+    first = allocation.claim_next_lead(db, alice, request_id="click-9")
+    again = allocation.claim_next_lead(db, alice, request_id="click-9")
+
+    assert first.from_callback and again.from_callback
+    assert again.lead.id == lead.id
+    assert len(leads.my_current_leads(db, alice)) == 1
 
 
 def test_inactive_pool_and_manual_pool_give_nothing(db, floor):

@@ -9,6 +9,7 @@ replaces the panel, so a slow reply cannot paint over a newer choice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
@@ -235,7 +236,30 @@ class DeskView(QWidget):
             self.search_edit.blockSignals(True)
             self.search_edit.clear()
             self.search_edit.blockSignals(False)
-        self._submit("next", claim_and_load, on_done=self._on_claimed, on_error=self._on_failed)
+        request_id, on_done, on_error = self._click(("claim_next_lead", 0), self._on_claimed)
+        self._submit("next", claim_and_load, request_id, on_done=on_done, on_error=on_error)
+
+    def _click(
+        self, click: tuple[str, int], on_done: Callable[[Any], None]
+    ) -> tuple[str, Callable[[Any], None], Callable[[TaskFailure], None]]:
+        """A click's request id, and callbacks that forget it once its outcome is known.
+
+        Until then (the database went away mid-call) the same click on the
+        same lead reuses the id, so a retry is answered with the first
+        attempt's outcome if that one did commit.
+        """
+        request_id = self._unsettled.setdefault(click, uuid.uuid4().hex)
+
+        def done(answer: Any) -> None:
+            self._unsettled.pop(click, None)
+            on_done(answer)
+
+        def failed(failure: TaskFailure) -> None:
+            if not failure.database_unavailable:
+                self._unsettled.pop(click, None)  # clearly not done: a new click is new
+            self._on_failed(failure)
+
+        return request_id, done, failed
 
     def is_busy(self, kind: str) -> bool:
         task = self._running.get(kind)
@@ -433,16 +457,8 @@ class DeskView(QWidget):
 
     def _act(self, action: Any, lead: LeadRow, args: tuple[Any, ...], done_text: str) -> None:
         then_open = self._then_open(lead.id)
-        click = (action.__name__, lead.id)
-        request_id = self._unsettled.setdefault(click, uuid.uuid4().hex)
 
-        def on_error(failure: TaskFailure) -> None:
-            if not failure.database_unavailable:
-                self._unsettled.pop(click, None)  # clearly not done: a new click is new
-            self._on_failed(failure)
-
-        def on_done(outcome: ActionOutcome) -> None:
-            self._unsettled.pop(click, None)
+        def acted(outcome: ActionOutcome) -> None:
             self._selected_id = outcome.snapshot.detail.lead.id if outcome.snapshot.detail else None
             if self._selected_id is None:
                 self.panel.show_detail(None)
@@ -453,6 +469,7 @@ class DeskView(QWidget):
             self._update_commands()
             self._context.announce(LEADS)  # this desk is already up to date
 
+        request_id, on_done, on_error = self._click((action.__name__, lead.id), acted)
         self._submit(
             "action",
             act_and_load,

@@ -26,9 +26,15 @@ class ActionOutcome:
     snapshot: DeskSnapshot
 
 
-def claim_and_load(db: Database, actor: Actor) -> tuple[ClaimResult, DeskSnapshot]:
-    """Next: claim a lead, then the desk with that lead open (search cleared)."""
-    claim = allocation.claim_next_lead(db, actor)
+def claim_and_load(
+    db: Database, actor: Actor, request_id: str | None = None
+) -> tuple[ClaimResult, DeskSnapshot]:
+    """Next: claim a lead, then the desk with that lead open (search cleared).
+
+    ``request_id`` names the click, as for the actions: a retry after a lost
+    answer gets the lead the first attempt gave, not a second one.
+    """
+    claim = allocation.claim_next_lead(db, actor, request_id=request_id)
     lead_id = claim.lead.id if claim.lead else None
     return claim, load_desk(db, actor, "", lead_id)
 

@@ -409,3 +409,38 @@ def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtb
     assert lost and lost[0]
     assert emails == 1
     assert _detail(desk, lead_id).email_confirmed_at == desk.db.now()
+
+
+def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, monkeypatch):
+    """Next commits but its answer is lost; the rep presses Next again and gets
+    that same lead on screen, not a second one beside it."""
+    import functools
+
+    from salesdesk.services import allocation
+    from salesdesk.services.errors import DatabaseUnavailableError
+
+    real = allocation.claim_next_lead
+    lost = []
+
+    @functools.wraps(real)
+    def answer_lost_once(*args, **kwargs):
+        result = real(*args, **kwargs)  # committed for real
+        if not lost:
+            lost.append(kwargs.get("request_id"))
+            raise DatabaseUnavailableError("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(allocation, "claim_next_lead", answer_lost_once)
+    desk.floor.leads(desk.pool, 3)
+    desk.view.take_next()
+    desk.wait()
+    desk.view.take_next()  # the rep tries again
+    desk.wait()
+
+    current = leads.my_current_leads(desk.db, desk.rep)
+    assert lost and lost[0]
+    assert len(current) == 1
+    assert desk.view.panel.lead_id == current[0].id
+    desk.view.take_next()  # a new click is a new Next
+    desk.wait()
+    assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
