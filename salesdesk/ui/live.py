@@ -22,6 +22,7 @@ click must never queue behind it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -149,6 +150,7 @@ class LiveWatcher(QObject):
     def _probe(self) -> Any:
         # Runs on the worker thread; reads the markers set on the main thread.
         from salesdesk.services.desk import changes_since
+        from salesdesk.services.errors import NotAllowedError
         from salesdesk.services.notifications import lead_notices_since
 
         db, actor = self._context.db, self._context.actor
@@ -162,7 +164,9 @@ class LiveWatcher(QObject):
             or changes.mine_changed
             or changes.unread != self._context.unread
         ):
-            notices = lead_notices_since(db, actor, self._notice_marker)
+            # A deactivated account is refused; the desk's own reload tells them so.
+            with contextlib.suppress(NotAllowedError):
+                notices = lead_notices_since(db, actor, self._notice_marker)
         return changes, notices
 
     def _on_changes(self, probe: Any) -> None:

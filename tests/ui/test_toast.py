@@ -307,3 +307,22 @@ def test_the_toast_waits_for_the_rep_to_come_back_to_the_window(
         qtbot.waitUntil(lambda: not toast.isVisible(), timeout=3000)
     finally:
         rep.watcher.stop()
+
+
+def test_a_deactivated_rep_still_hears_why_from_the_desk(rep, qtbot):
+    """The toast's question is refused for a deactivated account; the live round is not."""
+    from salesdesk.services import team
+
+    rep.new_leads("Jane Doe")
+    allocation.claim_next_lead(rep.floor.db, rep.actor)
+    rep.poll()
+    team.deactivate_user(rep.floor.db, rep.floor.admin, rep.actor.id)  # her leads move
+    try:
+        rep.watcher.poll()
+        qtbot.waitUntil(lambda: "deactivated" in rep.window.desk.message_bar.text, timeout=5000)
+        assert not rep.toast.isVisible()
+    finally:
+        # The desk retries a refused reload until it is allowed again (desk_view's
+        # _on_failed); let it settle before the runner is shut down.
+        team.reactivate_user(rep.floor.db, rep.floor.admin, rep.actor.id)
+        wait_idle(qtbot, rep.context.tasks)
