@@ -65,6 +65,7 @@ from salesdesk.services.lifecycle import (
     status_is,
     to_lead_row,
 )
+from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, ClaimResult
 from salesdesk.services.rules import Rules, rules_from_stored
 
@@ -717,6 +718,10 @@ def route_waiting_leads(
             actor_id=actor_id,
             at=now,
             details={"pool_id": pool_id, "routing": pool.routing},
+        )
+        name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
+        notify(
+            session, user.id, "routed", f"{name} was routed to you from {pool.name}", now, lead.id
         )
         counts[user.id] += 1
         routed += 1

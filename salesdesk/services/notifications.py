@@ -30,9 +30,8 @@ class NotificationRow:
     read: bool
 
 
-# Kinds of notice that tell a person a lead became theirs, or stopped being theirs.
-# "routed" is not written yet (push routing records only a lead event); it is listed
-# so such a notice toasts the day routing writes one.
+# Kinds of notice that tell a person a lead became theirs, or stopped being theirs
+# ("routed": round robin or weighted routing pushed it to them).
 GAINED_KINDS = ("assigned", "routed")
 LOST_KINDS = ("reassigned_away",)
 LEAD_NOTICE_KINDS = GAINED_KINDS + LOST_KINDS

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from salesdesk.models import Routing
-from salesdesk.services import actions, allocation, leads, rules, team
+from salesdesk.services import actions, allocation, leads, notifications, rules, team
 from salesdesk.services.errors import CapReachedError, NotAllowedError, OneAtATimeError
 
 
@@ -227,6 +227,11 @@ def test_round_robin_pushes_in_turn_and_skips_full_members(db, floor):
     ids = floor.leads(pool, 5)
     owners = [r.owner_name for r in leads.lead_rows_by_id(db, floor.manager, ids)]
     assert owners == ["Alice", "Bob", "Carol", "Alice", "Carol"]
+    # Each rep is told, in-app, of each lead pushed to them.
+    told = [n for n in notifications.list_notifications(db, bob) if n.kind == "routed"]
+    assert [(n.lead_id, n.read) for n in told] == [(ids[1], False)]
+    assert told[0].message.endswith("was routed to you from Webinar")
+    assert notifications.unread_count(db, alice) == 2
 
 
 def test_weighted_shares_are_exact_over_time(db, floor):

@@ -218,6 +218,7 @@ class DeskView(QWidget):
             self.search_edit.text().strip(),
             asked,
             on_done=lambda snapshot: self._on_snapshot(snapshot, asked),
+            on_error=lambda failure: self._on_failed(failure, reload=False),
             owner=self,
         )
 
@@ -363,12 +364,19 @@ class DeskView(QWidget):
         if detail.lead.id == self._selected_id:
             self._show(detail)
 
-    def _on_failed(self, failure: TaskFailure) -> None:
+    def _on_failed(self, failure: TaskFailure, reload: bool = True) -> None:
+        """Say what went wrong; after a refused click, show where things stand now.
+
+        ``reload`` is off when the failed call was the reload itself: a
+        deactivated account is refused every reload, and reloading again
+        would loop.
+        """
         if failure.is_bug or failure.database_unavailable:
             self.show_message(failure.message, ERROR)
         else:
             self.show_message(failure.message, WARNING)
-        if isinstance(failure.error, LeadChangedError | NotFoundError | NotAllowedError):
+        refused = isinstance(failure.error, LeadChangedError | NotFoundError | NotAllowedError)
+        if reload and refused:
             self.refresh()  # the lead moved on: show where things stand now
 
     # --- selection ----------------------------------------------------------------------------

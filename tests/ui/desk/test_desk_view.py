@@ -444,3 +444,26 @@ def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, mo
     desk.view.take_next()  # a new click is a new Next
     desk.wait()
     assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
+
+
+def test_a_refused_reload_is_said_once_not_retried_in_a_loop(desk, qtbot, monkeypatch):
+    """A deactivated rep's desk is refused on reload: the refusal is shown and
+    the desk does not reload again and again."""
+    from salesdesk.services import team
+    from salesdesk.ui.desk import desk_view
+
+    loads = []
+    real = desk_view.load_desk
+
+    def counted(*args, **kwargs):
+        loads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(desk_view, "load_desk", counted)
+    team.deactivate_user(desk.db, desk.floor.admin, desk.rep.id)
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.refresh()
+    qtbot.wait(300)
+
+    assert "deactivated" in shown.args[0]
+    assert len(loads) == 1
