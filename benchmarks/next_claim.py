@@ -36,6 +36,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -400,7 +401,8 @@ def app_worker(
             uid = _next_identity(shared, floor)
             state["actor"], state["held"] = Actor(uid, f"rep{uid}", f"Rep {uid}", "rep"), 0
         actor = state["actor"]
-        result = claim_next_lead(db, actor)
+        # Each click carries its own request id, as the desk's do.
+        result = claim_next_lead(db, actor, request_id=uuid.uuid4().hex)
         state["held"] += 1
         return (result.lead.id if result.lead else None), actor.id
 
