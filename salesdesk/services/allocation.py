@@ -258,9 +258,11 @@ _SQLITE_DUE = f"""
       AND status = 'callback'
     {_SQLITE_RETURNING}
 """
+# No "call_back_at = NULL" here: a pool lead has none (release_to_pool clears it), and
+# naming the column would make SQLite rewrite its index entry on every claim.
 _SQLITE_CLAIM = """
     UPDATE leads
-    SET status = 'current', owner_id = :uid, assigned_at = :now, call_back_at = NULL
+    SET status = 'current', owner_id = :uid, assigned_at = :now
     WHERE id = (
         SELECT id FROM leads
         WHERE pool_id = :pool AND status = 'pool'
@@ -334,7 +336,7 @@ def _sqlite_claim_steps(
         if done is not None:
             return "done", tuple(done)
     display_name, _, _, user_cap, stored = rep
-    rules = rules_from_stored(json.loads(stored) if stored else {})
+    rules = _sqlite_rules(stored or "{}")
     pool_ids = [r[0] for r in lite.execute(_SQLITE_POOLS, {"uid": actor.id})]
     if len(pool_ids) > 1:
         return None
@@ -372,6 +374,12 @@ def _sqlite_claim_steps(
         },
     )
     return "given", (kind, row, display_name)
+
+
+@functools.lru_cache(maxsize=4)
+def _sqlite_rules(stored: str) -> Rules:
+    """The rules from their stored JSON text: parsed once per distinct text, not per click."""
+    return rules_from_stored(json.loads(stored))
 
 
 @functools.cache
