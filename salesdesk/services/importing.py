@@ -784,6 +784,7 @@ def _store_batch(
             raise NotFoundError("The pool was deleted during the import; the rest was not added.")
         known_emails, known_phones = _known_keys(session, batch, seen)
         fresh: list[NewLead] = []
+        keys: list[tuple[str | None, str | None]] = []
         duplicates = 0
         for c in batch:
             if (c.email_key and (c.email_key in seen.emails or c.email_key in known_emails)) or (
@@ -792,13 +793,14 @@ def _store_batch(
                 duplicates += 1
                 continue
             fresh.append(c.lead)
+            keys.append((c.email_key, c.phone_key))
             if c.email_key:
                 seen.emails.add(c.email_key)
             if c.phone_key:
                 seen.phones.add(c.phone_key)
         if fresh:
             actor_id = actor.id if actor is not None else None
-            insert_leads(session, fresh, pool_id, db.now(), load_rules(session), actor_id)
+            insert_leads(session, fresh, pool_id, db.now(), load_rules(session), actor_id, keys)
         return len(fresh), duplicates
 
 

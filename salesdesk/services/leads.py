@@ -54,6 +54,7 @@ from salesdesk.services.records import Actor, BulkResult, LeadDetail, LeadPage, 
 from salesdesk.services.rules import Rules, load_rules
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+_NOT_DIGIT = re.compile(r"\D")
 MAX_PAGE = 500
 
 
@@ -63,7 +64,7 @@ def email_key(email: str | None) -> str | None:
 
 def phone_key(phone: str | None) -> str | None:
     """Digits only, so '+44 20 7946 0018' and '0044-20-7946-0018' compare by their tail."""
-    digits = re.sub(r"\D", "", phone or "")
+    digits = _NOT_DIGIT.sub("", phone or "")
     if not digits:
         return None
     return digits[-10:] if len(digits) > 10 else digits
@@ -90,7 +91,7 @@ def check_new_lead(lead: NewLead) -> None:
         raise ValidationError("A lead needs an email address or a phone number.")
     if lead.email and not EMAIL_RE.match(lead.email.strip()):
         raise ValidationError(f'invalid email "{lead.email}"', field="email")
-    if lead.phone and len(re.sub(r"\D", "", lead.phone)) < 5:
+    if lead.phone and len(_NOT_DIGIT.sub("", lead.phone)) < 5:
         raise ValidationError(f'invalid phone number "{lead.phone}"', field="phone")
 
 
@@ -101,8 +102,12 @@ def insert_leads(
     now: datetime,
     rules: Rules,
     actor_id: int | None,
+    keys: Sequence[tuple[str | None, str | None]] | None = None,
 ) -> list[int]:
     """Insert already-checked leads into a pool, then route them.
+
+    ``keys``: each lead's ``(email_key, phone_key)`` when the caller has them
+    already (the import, which checked duplicates with them).
 
     One ``created`` event per lead keeps the history complete from the start.
     The ids are reserved first (:func:`_reserve_lead_ids`), so the leads and
@@ -116,6 +121,8 @@ def insert_leads(
     ids = _reserve_lead_ids(session, len(leads))
     pool = LeadStatus.POOL.value
     empty = json.dumps({})
+    if keys is None:
+        keys = [(email_key(lead.email), phone_key(lead.phone)) for lead in leads]
     _bulk_insert(
         session,
         cast(Table, Lead.__table__),
@@ -128,8 +135,8 @@ def insert_leads(
                 lead.company.strip(),
                 lead.email.strip() if lead.email else None,
                 lead.phone.strip() if lead.phone else None,
-                email_key(lead.email),
-                phone_key(lead.phone),
+                email,
+                phone,
                 lead.source.strip(),
                 lead.score,
                 lead.priority,
@@ -139,7 +146,7 @@ def insert_leads(
                 pool_id,
                 now,
             )
-            for lead_id, lead in zip(ids, leads, strict=True)
+            for lead_id, lead, (email, phone) in zip(ids, leads, keys, strict=True)
         ],
     )
     details = json.dumps({"pool_id": pool_id})
