@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,11 +50,11 @@ Clock = Callable[[], datetime]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # SQLite folds its write-ahead log back into the database file ("checkpoint") when
-# the log passes a size, inside whichever commit crosses it — and with fsync, a few
-# ms that every queued writer then waits out. Instead each process checkpoints
-# after every so many of its own writes, once it has left the writers' queue, and
-# SQLite's own checkpoint is only the backstop for a log that grows large anyway.
-CHECKPOINT_EVERY_WRITES = 32
+# the log passes 1,000 pages, inside whichever commit crosses it — and with fsync,
+# a few ms that every queued writer then waits out. Here a writer that has just left
+# the queue checks the log and checkpoints when it passed that same size; SQLite's
+# own checkpoint stays only as the backstop for a much larger log.
+CHECKPOINT_AFTER_PAGES = 1_000
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000  # ~40 MB of log
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.
 PING_AFTER_IDLE_S = 10.0
@@ -131,6 +132,39 @@ class _FairWriteLock:
     _fd_pid: int = -1
 
 
+class _LogGauge:
+    """How many pages of the write-ahead log are not in the database file yet.
+
+    Read from the WAL-index (the ``-shm`` file), whose layout SQLite documents
+    ("WAL-index Format" in its file format): ``mxFrame``, the log's last valid
+    frame, at byte 16, and ``nBackfill``, the frames already copied back, at
+    byte 96, both in the machine's byte order. It is read without a lock, so
+    a value may be a moment old: good enough to decide when to checkpoint,
+    and nothing else relies on it.
+    """
+
+    _U32 = struct.Struct("=I")
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._fd_pid = -1
+
+    def pending(self) -> int:
+        try:
+            if self._fd is None or self._fd_pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDONLY)
+                self._fd_pid = os.getpid()
+            header = os.pread(self._fd, 100, 0)
+        except (OSError, AttributeError):  # no log yet; no pread (Windows)
+            return 0
+        if len(header) < 100:
+            return 0
+        last_frame = self._U32.unpack_from(header, 16)[0]
+        copied = self._U32.unpack_from(header, 96)[0]
+        return max(0, last_frame - copied)
+
+
 class Database:
     """The shared database: an engine, a clock, and transactions.
 
@@ -148,7 +182,7 @@ class Database:
         self.clock = clock
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock: _FairWriteLock | None = None
-        self._writes_since_checkpoint = 0
+        self._log: _LogGauge | None = None
         if self.is_sqlite:
             self.engine = self._sqlite_engine(parsed.render_as_string(hide_password=False))
         else:
@@ -175,6 +209,7 @@ class Database:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._write_lock = _FairWriteLock(Path(database + ".write-lock"))
+            self._log = _LogGauge(Path(database + "-shm"))
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
@@ -206,9 +241,7 @@ class Database:
             return
         with self._write_lock.held():
             yield
-        self._writes_since_checkpoint += 1
-        if self._writes_since_checkpoint >= CHECKPOINT_EVERY_WRITES:
-            self._writes_since_checkpoint = 0
+        if self._log is not None and self._log.pending() >= CHECKPOINT_AFTER_PAGES:
             self._checkpoint()
 
     def _checkpoint(self) -> None:

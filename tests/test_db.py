@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from salesdesk.db import CHECKPOINT_EVERY_WRITES, Database
+from salesdesk.db import CHECKPOINT_AFTER_PAGES, Database
 
 
 def _rules_in_file_alone(db_path: Path, tmp_path: Path) -> int:
@@ -19,24 +19,26 @@ def _rules_in_file_alone(db_path: Path, tmp_path: Path) -> int:
         return lite.execute("SELECT count(*) FROM rules").fetchone()[0]
 
 
-def _write_rule(db: Database, n: int) -> None:
+def _write_rules(db: Database, first: int, count: int, size: int = 1) -> None:
     with db.write() as session:
         session.execute(
-            text("INSERT INTO rules (key, value, updated_at) VALUES (:k, '1', '2026-01-01')"),
-            {"k": f"bench_{n}"},
+            text("INSERT INTO rules (key, value, updated_at) VALUES (:k, :v, '2026-01-01')"),
+            [{"k": f"bench_{n}", "v": f'"{"x" * size}"'} for n in range(first, first + count)],
         )
 
 
-def test_each_process_checkpoints_after_its_own_writes_not_inside_a_commit(sqlite_db, tmp_path):
+def test_the_log_is_checkpointed_by_the_writer_that_took_it_past_the_limit(sqlite_db, tmp_path):
     path = Path(sqlite_db.engine.url.database)
     with sqlite3.connect(path) as lite:
         lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = _rules_in_file_alone(path, tmp_path)
-    sqlite_db._writes_since_checkpoint = 0
 
-    for n in range(CHECKPOINT_EVERY_WRITES - 1):
-        _write_rule(sqlite_db, n)
-    assert _rules_in_file_alone(path, tmp_path) == before  # all still in the log
+    _write_rules(sqlite_db, 0, 10)
+    assert _rules_in_file_alone(path, tmp_path) == before  # a small write stays in the log
 
-    _write_rule(sqlite_db, CHECKPOINT_EVERY_WRITES)
-    assert _rules_in_file_alone(path, tmp_path) == before + CHECKPOINT_EVERY_WRITES
+    # About 1.5x the limit in 4 KiB pages, in one transaction.
+    _write_rules(sqlite_db, 10, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)
+    assert _rules_in_file_alone(path, tmp_path) == before + 10 + CHECKPOINT_AFTER_PAGES * 3 // 2
+    with sqlite3.connect(path) as lite:
+        busy, in_log, copied = lite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert in_log == copied  # nothing was left for this checkpoint to do
