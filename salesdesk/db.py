@@ -160,8 +160,8 @@ class _LogGauge:
             return 0
         if len(header) < 100:
             return 0
-        last_frame = self._U32.unpack_from(header, 16)[0]
-        copied = self._U32.unpack_from(header, 96)[0]
+        last_frame: int = self._U32.unpack_from(header, 16)[0]
+        copied: int = self._U32.unpack_from(header, 96)[0]
         return max(0, last_frame - copied)
 
 
@@ -252,8 +252,9 @@ class Database:
         can. Failing is harmless (the next one, or SQLite's backstop, catches up).
         """
         pooled = self.engine.raw_connection()
+        lite: Any = pooled.driver_connection
         try:
-            pooled.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            lite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             pass
         finally:

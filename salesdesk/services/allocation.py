@@ -228,25 +228,26 @@ _SQLITE_RETURNING = (
 _SQLITE_DATETIME_COLUMNS = range(12, 20)  # created_at … dead_at in _CLAIMED_COLUMNS
 _SQLITE_TAGS_COLUMN = 20
 
-_SQLITE_REP = """
+# Everything Next checks, in one statement: the rep and the rules, an earlier
+# attempt of this click, the rep's pullable pools (how many, and the one), and the
+# rep's current leads (how many, and the first still waiting for an action — a
+# due call back waits again until it is acted on).
+_SQLITE_REP = f"""
     SELECT u.display_name, u.role, u.active, u.cap,
-           (SELECT json_group_object(r.key, json(r.value)) FROM rules AS r)
+           (SELECT json_group_object(r.key, json(r.value)) FROM rules AS r),
+           (SELECT e.kind FROM lead_events AS e WHERE e.request_id = :request_id),
+           (SELECT e.lead_id FROM lead_events AS e WHERE e.request_id = :request_id),
+           (SELECT count(*) FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
+            WHERE m.user_id = u.id AND p.active AND p.routing <> '{Routing.MANUAL.value}'),
+           (SELECT min(m.pool_id) FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
+            WHERE m.user_id = u.id AND p.active AND p.routing <> '{Routing.MANUAL.value}'),
+           (SELECT count(*) FROM leads AS l WHERE l.owner_id = u.id AND l.status = 'current'),
+           (SELECT min(l.id) FROM leads AS l
+            WHERE l.owner_id = u.id AND l.status = 'current'
+              AND (l.last_action_at IS NULL OR l.last_action_at < l.assigned_at
+                   OR l.last_action_at < l.call_back_at))
     FROM users AS u
     WHERE u.id = :uid
-"""
-_SQLITE_DONE = "SELECT lead_id, kind FROM lead_events WHERE request_id = :request_id"
-_SQLITE_POOLS = f"""
-    SELECT m.pool_id
-    FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
-    WHERE m.user_id = :uid AND p.active AND p.routing <> '{Routing.MANUAL.value}'
-    ORDER BY m.position, m.pool_id
-"""
-_SQLITE_HELD = """
-    SELECT count(*),
-           min(id) FILTER (WHERE last_action_at IS NULL OR last_action_at < assigned_at
-                              OR last_action_at < call_back_at)
-    FROM leads
-    WHERE owner_id = :uid AND status = 'current'
 """
 _SQLITE_DUE = f"""
     UPDATE leads SET status = 'current'
@@ -328,19 +329,16 @@ def _sqlite_claim_steps(
     ``empty`` / ``no_pools``, or ``given`` (event kind, the lead's row, the
     rep's name); ``None`` for the step-by-step path.
     """
-    rep = lite.execute(_SQLITE_REP, {"uid": actor.id}).fetchone()
+    rep = lite.execute(_SQLITE_REP, {"uid": actor.id, "request_id": request_id}).fetchone()
     if rep is None or not rep[2] or rep[1] not in ANYONE:
         return None
-    if request_id:
-        done = lite.execute(_SQLITE_DONE, {"request_id": request_id}).fetchone()
-        if done is not None:
-            return "done", tuple(done)
-    display_name, _, _, user_cap, stored = rep
-    rules = _sqlite_rules(stored or "{}")
-    pool_ids = [r[0] for r in lite.execute(_SQLITE_POOLS, {"uid": actor.id})]
-    if len(pool_ids) > 1:
+    display_name, user_cap, stored = rep[0], rep[3], rep[4]
+    done_kind, done_lead, pools, pool_id, held, waiting_id = rep[5:]
+    if done_kind is not None:
+        return "done", (done_lead, done_kind)
+    if pools > 1:
         return None
-    held, waiting_id = lite.execute(_SQLITE_HELD, {"uid": actor.id}).fetchone()
+    rules = _sqlite_rules(stored or "{}")
     cap = user_cap if user_cap is not None else rules.cap
     if held >= cap or (rules.one_at_a_time and waiting_id is not None):
         return "refused", (held, cap, waiting_id)
@@ -349,14 +347,14 @@ def _sqlite_claim_steps(
     kind, from_status, details = "call_back_due", "callback", "{}"
     from_owner: int | None = actor.id
     if row is None:
-        if not pool_ids:
+        if pool_id is None:
             return "no_pools", None
         kind, from_status, from_owner = "claimed", "pool", None
-        details = json.dumps({"pool_id": pool_ids[0]})
+        details = json.dumps({"pool_id": pool_id})
         since = to_db(now - timedelta(hours=rules.cooldown_hours))
         row = lite.execute(
             _sqlite_claim(rules.pool_order),
-            {"uid": actor.id, "now": at, "since": since, "pool": pool_ids[0]},
+            {"uid": actor.id, "now": at, "since": since, "pool": pool_id},
         ).fetchone()
         if row is None:
             return "empty", None
