@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -183,6 +183,10 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock: _FairWriteLock | None = None
         self._log: _LogGauge | None = None
+        # Next's own connection per thread (PostgreSQL): see autocommit_connection().
+        self._own = threading.local()
+        self._own_lock = threading.Lock()
+        self._owned: list[Any] = []
         if self.is_sqlite:
             self.engine = self._sqlite_engine(parsed.render_as_string(hide_password=False))
         else:
@@ -304,6 +308,53 @@ class Database:
             pooled.close()
 
     @contextlib.contextmanager
+    def autocommit_connection(self) -> Iterator[Any]:
+        """This thread's own PostgreSQL driver connection, in autocommit, kept between calls.
+
+        For Next only, whose whole transaction is one call of a database
+        function: taking a connection from the pool, resetting it and giving
+        it back cost the client as much CPU as the call itself. The
+        connection is taken out of the pool once per thread; one that sat
+        idle is pinged before use (as pooled ones are), and a lost one is
+        closed, reported as :class:`DatabaseUnavailableError` and replaced on
+        the next call.
+        """
+        own = self._own
+        driver = getattr(own, "driver", None)
+        if driver is not None and time.monotonic() - own.used >= PING_AFTER_IDLE_S:
+            try:
+                driver.execute("SELECT 1")
+            except Exception:  # noqa: BLE001 - any failure means "use a new connection"
+                self._drop_own()
+                driver = None
+        if driver is None:
+            with _translate_errors():
+                pooled = self.engine.raw_connection()
+            driver = cast(Any, pooled.driver_connection)
+            pooled.detach()  # ours now: the pool neither resets nor counts it
+            driver.autocommit = True
+            own.driver = driver
+            with self._own_lock:
+                self._owned.append(driver)
+        try:
+            yield driver
+        except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+            self._drop_own()
+            raise DatabaseUnavailableError(_first_line(exc)) from exc
+        finally:
+            own.used = time.monotonic()
+
+    def _drop_own(self) -> None:
+        driver = getattr(self._own, "driver", None)
+        self._own.driver = None
+        if driver is not None:
+            with self._own_lock:
+                if driver in self._owned:
+                    self._owned.remove(driver)
+            with contextlib.suppress(Exception):
+                driver.close()
+
+    @contextlib.contextmanager
     def sqlite_write(self) -> Iterator[Any]:
         """One write transaction on the bare ``sqlite3`` connection (SQLite only).
 
@@ -330,6 +381,11 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        with self._own_lock:
+            owned, self._owned = self._owned, []
+        for driver in owned:
+            with contextlib.suppress(Exception):
+                driver.close()
         self.engine.dispose()
 
 

@@ -158,15 +158,11 @@ def _claim_in_database(db: Database, actor: Actor, request_id: str | None) -> Cl
     step-by-step path then handles.
     """
     now = db.now()
-    with db.driver_connection() as pg:
-        pg.autocommit = True
-        try:
-            cursor = pg.execute(
-                _CLAIM_CALL, (actor.id, now, *_claim_defaults(), request_id), prepare=True
-            )
-            row = cursor.fetchone()
-        finally:
-            pg.autocommit = False
+    with db.autocommit_connection() as pg:
+        cursor = pg.execute(
+            _CLAIM_CALL, (actor.id, now, *_claim_defaults(), request_id), prepare=True
+        )
+        row = cursor.fetchone()
     outcome, held, cap, waiting_id = row[:4]
     if outcome in ("pool", "callback"):
         lead = to_lead_row(cast(Any, dict(zip(_CLAIMED_COLUMNS, row[4:], strict=True))))

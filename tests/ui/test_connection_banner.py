@@ -104,3 +104,27 @@ def test_lost_connection_shows_a_banner_and_an_action_is_done_once(
     detail = leads.get_lead(pg_direct, alice, lead_id)
     assert detail.lead.email_confirmed_at == pg_direct.now()
     assert [e.kind for e in detail.history].count("email_confirmed") == 1  # done once
+
+
+def test_next_says_the_database_is_unreachable_and_works_again_once_it_is_back(
+    pg_direct, pg_client, proxy
+):
+    """Next keeps its own connection between clicks (PostgreSQL): when that one
+    dies with the network, the click is refused in plain words, and the next
+    click after the network is back gets a fresh connection and a lead."""
+    from salesdesk.services.errors import DatabaseUnavailableError
+
+    floor = Floor(pg_direct)
+    alice = floor.rep("alice", cap=5)
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    first = allocation.claim_next_lead(pg_client, alice, request_id="one").lead
+
+    proxy.stop()  # the network goes, and Next's connection with it
+    with pytest.raises(DatabaseUnavailableError):
+        allocation.claim_next_lead(pg_client, alice, request_id="two")
+    proxy.start()
+
+    again = allocation.claim_next_lead(pg_client, alice, request_id="two")
+    assert again.lead is not None and again.lead.id != first.id
+    assert len(leads.my_current_leads(pg_direct, alice)) == 2
