@@ -370,18 +370,14 @@ def test_switching_to_call_backs_opens_and_highlights_a_call_back(desk, qtbot):
     )
 
 
-def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtbot, monkeypatch):
-    """The connection drops right after Email Confirmed commits: the rep is told it
-    failed and presses E again. The repeat carries the first click's id, so the
-    service answers with the first outcome — one email, not two."""
+def _lose_first_answer(monkeypatch, module, name) -> list:
+    """Make the first call of ``module.name`` commit for real, then lose its answer
+    the way a dropped connection does. Returns the request ids of lost calls."""
     import functools
 
-    from sqlalchemy import func, select
-
-    from salesdesk.models import OutboxMessage
     from salesdesk.services.errors import DatabaseUnavailableError
 
-    real = actions.confirm_email
+    real = getattr(module, name)
     lost = []
 
     @functools.wraps(real)
@@ -392,7 +388,19 @@ def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtb
             raise DatabaseUnavailableError("server closed the connection unexpectedly")
         return result
 
-    monkeypatch.setattr(actions, "confirm_email", answer_lost_once)
+    monkeypatch.setattr(module, name, answer_lost_once)
+    return lost
+
+
+def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtbot, monkeypatch):
+    """The connection drops right after Email Confirmed commits: the rep is told it
+    failed and presses E again. The repeat carries the first click's id, so the
+    service answers with the first outcome — one email, not two."""
+    from sqlalchemy import func, select
+
+    from salesdesk.models import OutboxMessage
+
+    lost = _lose_first_answer(monkeypatch, actions, "confirm_email")
     desk.floor.leads(desk.pool, 1)
     (lead_id,) = desk.claim(1)
     desk.view.show_lead(lead_id)
@@ -414,23 +422,9 @@ def test_a_click_whose_answer_was_lost_is_not_done_twice_when_repeated(desk, qtb
 def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, monkeypatch):
     """Next commits but its answer is lost; the rep presses Next again and gets
     that same lead on screen, not a second one beside it."""
-    import functools
-
     from salesdesk.services import allocation
-    from salesdesk.services.errors import DatabaseUnavailableError
 
-    real = allocation.claim_next_lead
-    lost = []
-
-    @functools.wraps(real)
-    def answer_lost_once(*args, **kwargs):
-        result = real(*args, **kwargs)  # committed for real
-        if not lost:
-            lost.append(kwargs.get("request_id"))
-            raise DatabaseUnavailableError("server closed the connection unexpectedly")
-        return result
-
-    monkeypatch.setattr(allocation, "claim_next_lead", answer_lost_once)
+    lost = _lose_first_answer(monkeypatch, allocation, "claim_next_lead")
     desk.floor.leads(desk.pool, 3)
     desk.view.take_next()
     desk.wait()
