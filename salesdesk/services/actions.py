@@ -1,9 +1,10 @@
 """What a rep does with a lead: the four action buttons, logging a call, notes.
 
-Every action takes an optional ``request_id``: the client makes one per click
-and sends the same one again when it retries after a lost connection. If that
-click already committed, the action answers with the lead as it is now and
-does nothing twice — no second email, no second event.
+Every action, and a note, takes an optional ``request_id``: the client makes
+one per click and sends the same one again when it retries after a lost
+connection. If that click already committed, the action answers with the lead
+as it is now (a note: with the note saved) and does nothing twice — no second
+email, no second event, no second note.
 
 Each function is one transaction that locks the lead, checks the actor may
 act on it *now* (it may have been reassigned since the screen showed it),
@@ -19,11 +20,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadStatus, Note, Role, User
+from salesdesk.models import Lead, LeadEvent, LeadStatus, Note, Role, User
 from salesdesk.services import mail
 from salesdesk.services.auth import require
 from salesdesk.services.errors import LeadChangedError, NotAllowedError, ValidationError
-from salesdesk.services.lifecycle import fetch_lead_row, record_event, replayed, transition
+from salesdesk.services.lifecycle import (
+    NOTE_ADDED,
+    fetch_lead_row,
+    record_event,
+    replayed,
+    transition,
+)
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, LeadRow, NoteRow
 from salesdesk.services.rules import load_rules
@@ -268,8 +275,15 @@ def log_contact(
         return _row(session, lead.id)
 
 
-def add_note(db: Database, actor: Actor, lead_id: int, body: str) -> NoteRow:
-    """A note stays with the lead for every later owner to read."""
+def add_note(
+    db: Database, actor: Actor, lead_id: int, body: str, *, request_id: str | None = None
+) -> NoteRow:
+    """A note stays with the lead for every later owner to read.
+
+    The note writes a ``note_added`` event carrying the click's ``request_id``
+    (and the note's id), so a retry after a lost answer is answered with the
+    note already saved instead of saving it twice.
+    """
     text = body.strip()
     if not text:
         raise ValidationError("A note cannot be empty.", field="note")
@@ -279,16 +293,53 @@ def add_note(db: Database, actor: Actor, lead_id: int, body: str) -> NoteRow:
         )
     with db.write() as session:
         user = require(session, actor)
+        if request_id:
+            saved = _note_saved_by(session, request_id)
+            if saved is not None:
+                return saved
         lead = session.get(Lead, lead_id)
         if lead is None:
             raise LeadChangedError("This lead no longer exists; a manager may have removed it.")
         is_manager = user.role in (Role.MANAGER.value, Role.ADMIN.value)
         if lead.owner_id != user.id and not is_manager:
             raise NotAllowedError("You can only add notes to your own leads.")
-        note = Note(lead_id=lead.id, author_id=user.id, at=db.now(), body=text)
+        now = db.now()
+        note = Note(lead_id=lead.id, author_id=user.id, at=now, body=text)
         session.add(note)
         session.flush()
+        record_event(
+            session,
+            lead_id=lead.id,
+            actor_id=user.id,
+            kind=NOTE_ADDED,
+            request_id=request_id,
+            at=now,
+            from_status=lead.status,
+            to_status=lead.status,
+            from_owner_id=lead.owner_id,
+            to_owner_id=lead.owner_id,
+            details={"note_id": note.id},
+        )
         return NoteRow(note.id, note.at, user.display_name, note.body)
+
+
+def _note_saved_by(session: Session, request_id: str) -> NoteRow | None:
+    """The note an earlier attempt of this click saved, if it committed."""
+    details = session.scalar(
+        select(LeadEvent.details).where(
+            LeadEvent.request_id == request_id, LeadEvent.kind == NOTE_ADDED
+        )
+    )
+    if details is None:
+        return None
+    row = session.execute(
+        select(Note.id, Note.at, User.display_name, Note.body)
+        .outerjoin(User, User.id == Note.author_id)
+        .where(Note.id == details.get("note_id"))
+    ).first()
+    if row is None:  # saved, then the lead (and its notes) was deleted
+        raise LeadChangedError("This lead no longer exists; a manager may have removed it.")
+    return NoteRow(*row)
 
 
 def _row(session: Session, lead_id: int) -> LeadRow:

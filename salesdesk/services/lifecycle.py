@@ -28,6 +28,10 @@ from salesdesk.services.rules import Rules
 
 Owner = aliased(User, name="owner")
 
+NOTE_ADDED = "note_added"
+"""The event a note writes: the receipt of its click's request id (``details.note_id``).
+Left out of a lead's history, which is shown beside the notes themselves."""
+
 LEAD_COLUMNS = (
     Lead.id,
     Lead.first_name,
@@ -268,7 +272,12 @@ def current_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
 
 
 def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
-    """A lead with its custom fields, notes and full history (every owner's)."""
+    """A lead with its custom fields, notes and full history (every owner's).
+
+    The history leaves out ``note_added`` events: each note is shown with its
+    author and time in the notes, and a "Note added" line beside it would only
+    repeat that.
+    """
     custom = session.scalar(select(Lead.custom).where(Lead.id == lead_row.id)) or {}
     author = aliased(User)
     notes = session.execute(
@@ -293,7 +302,7 @@ def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
         .outerjoin(actor, actor.id == LeadEvent.actor_id)
         .outerjoin(from_owner, from_owner.id == LeadEvent.from_owner_id)
         .outerjoin(to_owner, to_owner.id == LeadEvent.to_owner_id)
-        .where(LeadEvent.lead_id == lead_row.id)
+        .where(LeadEvent.lead_id == lead_row.id, LeadEvent.kind != NOTE_ADDED)
         .order_by(LeadEvent.at, LeadEvent.id)
     )
     return LeadDetail(

@@ -200,3 +200,42 @@ def test_a_retried_dead_or_call_back_answers_with_the_first_outcome(db, floor, c
     assert actions.mark_dead(db, alice, lead.id, request_id="dead-1").status == "dead"
     kinds = [e.kind for e in leads.get_lead(db, floor.manager, lead.id).history]
     assert kinds.count("call_back") == 1 and kinds.count("dead") == 1
+
+
+def test_a_note_retried_after_a_lost_connection_is_saved_once(db, floor, clock, working):
+    """Add note commits but its answer is lost; the retry carries the same request id
+    and is answered with the note saved the first time, not a copy."""
+    alice, lead = working
+    first = actions.add_note(db, alice, lead.id, "Prefers mornings.", request_id="note-1")
+    clock.advance(minutes=1)
+    again = actions.add_note(db, alice, lead.id, "Prefers mornings.", request_id="note-1")
+    assert again == first
+    second = actions.add_note(db, alice, lead.id, "Prefers mornings.", request_id="note-2")
+
+    detail = leads.get_lead(db, alice, lead.id)
+    assert [(n.id, n.body) for n in detail.notes] == [
+        (first.id, "Prefers mornings."),
+        (second.id, "Prefers mornings."),
+    ]
+    assert second.at == clock.now and first.at == clock.now - timedelta(minutes=1)
+    # The receipts stay out of the history: the notes are shown beside it.
+    assert [e.kind for e in detail.history] == ["created", "claimed"]
+    with db.read() as session:
+        receipts = session.execute(
+            select(LeadEvent.request_id, LeadEvent.details, LeadEvent.actor_id)
+            .where(LeadEvent.kind == "note_added")
+            .order_by(LeadEvent.id)
+        ).all()
+    assert [tuple(r) for r in receipts] == [
+        ("note-1", {"note_id": first.id}, alice.id),
+        ("note-2", {"note_id": second.id}, alice.id),
+    ]
+
+
+def test_a_retried_note_on_a_lead_deleted_meanwhile_is_refused(db, floor, working):
+    alice, lead = working
+    actions.add_note(db, alice, lead.id, "Wrong number.", request_id="note-1")
+    rules.update_rules(db, floor.admin, {"dead_policy": "delete"})
+    actions.mark_dead(db, alice, lead.id)
+    with pytest.raises(LeadChangedError, match="no longer exists"):
+        actions.add_note(db, alice, lead.id, "Wrong number.", request_id="note-1")

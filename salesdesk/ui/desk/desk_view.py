@@ -84,7 +84,7 @@ class DeskView(QWidget):
         # repeating the same action on the same lead reuses the click's id, so
         # if the first attempt did commit, the service answers with it instead
         # of doing it twice (no second email).
-        self._unsettled: dict[tuple[str, int], str] = {}
+        self._unsettled: dict[tuple[str, int] | tuple[str, int, str], str] = {}
         self._dialog: Any = None
         self._first_snapshot = True
 
@@ -241,7 +241,7 @@ class DeskView(QWidget):
         self._submit("next", claim_and_load, request_id, on_done=on_done, on_error=on_error)
 
     def _click(
-        self, click: tuple[str, int], on_done: Callable[[Any], None]
+        self, click: tuple[str, int] | tuple[str, int, str], on_done: Callable[[Any], None]
     ) -> tuple[str, Callable[[Any], None], Callable[[TaskFailure], None]]:
         """A click's request id, and callbacks that forget it once its outcome is known.
 
@@ -568,13 +568,23 @@ class DeskView(QWidget):
         if self.is_busy("note"):
             return
 
-        def on_done(outcome: ActionOutcome) -> None:
+        def noted(outcome: ActionOutcome) -> None:
             if self.panel.lead_id == lead_id:
                 self.panel.clear_note()
             self._on_snapshot_outcome(outcome)
 
+        # The text is part of the click: pressing Add note again after a lost
+        # answer reuses the id, but an edited note is a new note.
+        request_id, on_done, on_error = self._click(("add_note", lead_id, text), noted)
         self._submit(
-            "note", note_and_load, lead_id, text, self.search_edit.text().strip(), on_done=on_done
+            "note",
+            note_and_load,
+            lead_id,
+            text,
+            self.search_edit.text().strip(),
+            request_id,
+            on_done=on_done,
+            on_error=on_error,
         )
 
     def _on_snapshot_outcome(self, outcome: ActionOutcome) -> None:

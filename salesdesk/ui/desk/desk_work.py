@@ -71,7 +71,17 @@ def contact_and_load(db: Database, actor: Actor, lead_id: int, search: str) -> A
 
 
 def note_and_load(
-    db: Database, actor: Actor, lead_id: int, text: str, search: str
+    db: Database,
+    actor: Actor,
+    lead_id: int,
+    text: str,
+    search: str,
+    request_id: str | None = None,
 ) -> ActionOutcome:
-    note = actions.add_note(db, actor, lead_id, text)
+    """Add note, then the desk with the lead (and its new note) on screen.
+
+    ``request_id`` names the click, as for the actions: a retry after a lost
+    answer is answered with the note the first attempt saved, not a copy.
+    """
+    note = actions.add_note(db, actor, lead_id, text, request_id=request_id)
     return ActionOutcome(note, load_desk(db, actor, search, lead_id))

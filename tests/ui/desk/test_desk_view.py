@@ -440,6 +440,58 @@ def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, mo
     assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
 
 
+def test_a_note_whose_answer_was_lost_is_saved_once_when_added_again(desk, qtbot, monkeypatch):
+    """Add note commits but the connection drops before the answer: the rep is told
+    it failed, the note stays in the box, and pressing Add note again answers with
+    the note already saved — one note, not two. A new note after that is new."""
+    lost = _lose_first_answer(monkeypatch, actions, "add_note")
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    panel = desk.view.panel
+
+    panel.note_edit.setPlainText("Asked for the brochure.")
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    assert lost and lost[0]
+    assert "server closed the connection" in desk.view.message_bar.text
+    assert panel.note_edit.toPlainText() == "Asked for the brochure."  # not lost either
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)  # the rep tries again
+    desk.wait()
+
+    notes = leads.get_lead(desk.db, desk.rep, lead_id).notes
+    assert [n.body for n in notes] == ["Asked for the brochure."]
+    assert panel.note_edit.toPlainText() == ""
+    assert panel.notes_view.toPlainText().count("Asked for the brochure.") == 1
+
+    panel.note_edit.setPlainText("Asked for the brochure.")  # a deliberate second note
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    assert len(leads.get_lead(desk.db, desk.rep, lead_id).notes) == 2
+
+
+def test_an_edited_note_after_a_lost_answer_is_a_new_note(desk, qtbot, monkeypatch):
+    """The rep rewrites the note before pressing Add note again: the rewritten note
+    is saved too, rather than being answered with (and replaced by) the first one."""
+    _lose_first_answer(monkeypatch, actions, "add_note")
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    panel = desk.view.panel
+    panel.note_edit.setPlainText("Call on Fri")
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    panel.note_edit.setPlainText("Call on Friday at 10")
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+
+    notes = leads.get_lead(desk.db, desk.rep, lead_id).notes
+    assert [n.body for n in notes] == ["Call on Fri", "Call on Friday at 10"]
+    assert panel.note_edit.toPlainText() == ""
+
+
 def test_a_refused_reload_is_said_once_not_retried_in_a_loop(desk, qtbot, monkeypatch):
     """A deactivated rep's desk is refused on reload: the refusal is shown and
     the desk does not reload again and again."""
