@@ -12,6 +12,9 @@
 * reminds owners of leads quiet for their pool's follow-up days, and emails
   the hourly digest of assignments (``services/reminders.py``).
 
+Then, in short transactions of their own, it deletes sent mail past its
+keeping time (``sender.purge_sent_mail``), so the outbox does not grow forever.
+
 ``salesdesk worker`` calls it for a team on PostgreSQL; the desktop client
 calls it itself on the embedded SQLite default. On PostgreSQL only one runner
 acts at a time (a transaction-scoped advisory lock; a second runner skips the
@@ -21,6 +24,7 @@ lets one writer in at a time.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -28,12 +32,14 @@ from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, User
-from salesdesk.services import mail, reminders
+from salesdesk.services import mail, reminders, sender
 from salesdesk.services.allocation import push_pool_ids, route_waiting_leads
 from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import JobsSummary
 from salesdesk.services.rules import Rules, load_rules
+
+log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number; names the "jobs runner" advisory lock on PostgreSQL.
 JOBS_LOCK_KEY = 0x5A1E5DE5C0B5
@@ -48,7 +54,7 @@ def run_due_jobs(db: Database) -> JobsSummary:
             return JobsSummary()  # another runner holds the lock this round
         now = db.now()
         rules = load_rules(session)
-        return JobsSummary(
+        summary = JobsSummary(
             callbacks_due=_call_backs_due(session, now, rules),
             expired=_release_held(session, now, rules, kind="expired"),
             idle=_release_held(session, now, rules, kind="idle"),
@@ -58,6 +64,11 @@ def run_due_jobs(db: Database) -> JobsSummary:
             follow_ups=reminders.send_follow_ups(session, now, rules),
             digests=reminders.send_digests(session, now, rules),
         )
+    # Outside the round's transaction: a long purge must not hold its write lock.
+    purged = sender.purge_sent_mail(db)
+    if purged:
+        log.info("deleted %d sent emails older than %s", purged, sender.SENT_MAIL_KEPT)
+    return summary
 
 
 def _call_backs_due(session: Session, now: datetime, rules: Rules) -> int:

@@ -14,6 +14,7 @@ The life of an outbox row::
                            |--- 5xx (recipient, sender or message refused) --> failed at once
     in_flight whose lease ran out (its sender died) --claim--> in_flight again
     failed --retry_mail (an admin)--> pending
+    sent, SENT_MAIL_KEPT ago --purge_sent_mail (the clock jobs)--> deleted
 
 Claiming marks a batch ``in_flight`` in its own short transaction and sets
 ``next_attempt_at`` to the end of a lease (:data:`LEASE`); each message is
@@ -74,7 +75,18 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Table, Text, Update, bindparam, func, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -106,6 +118,19 @@ MAX_ATTEMPTS = 30
 the backoff above, about a day of trying (an admin can retry it after that)."""
 # Any fixed 64-bit number; names the "outbox sender" advisory lock on PostgreSQL.
 SENDER_LOCK_KEY = 0x5A1E5DE5E4D1
+SENT_MAIL_KEPT = timedelta(days=30)
+"""How long sent mail stays in the outbox, with its rendered bodies, before the clock
+jobs delete it: long enough to look into a lead's "did they get our email?" and to
+see a partly refused message, short enough that a floor sending thousands of emails
+a day does not grow its database without limit (and keeps leads' personal data no
+longer than it needs). A constant rather than a rule: SalesDesk shows no sent
+mail to anyone (the Mail server tab lists only mail that did not go out, or went
+out partly refused), so there is nothing for an admin to weigh."""
+PURGE_BATCH = 500
+"""Sent messages deleted per transaction: a first purge of a long backlog takes the
+write lock in short turns, and reps' clicks queue between them."""
+PURGE_MAX_BATCHES = 20
+"""Most batches per clock round; a longer backlog is finished by the next rounds."""
 
 _PENDING, _IN_FLIGHT = OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value
 _SENT, _FAILED = OutboxStatus.SENT.value, OutboxStatus.FAILED.value
@@ -877,6 +902,41 @@ def send_test_email(
     if not outcome.sent:
         raise MailServerError(outcome.reason or "The mail server did not take the test email.")
     return f"Test email sent to {to} through {server.where}."
+
+
+def purge_sent_mail(db: Database) -> int:
+    """Delete sent mail older than :data:`SENT_MAIL_KEPT`; returns how many were deleted.
+
+    Only ``sent`` rows: failed, waiting and in-flight mail stays until it is
+    sent (an admin sees and retries failures). Each batch of
+    :data:`PURGE_BATCH` is its own short transaction, up to
+    :data:`PURGE_MAX_BATCHES` per call. Run by ``jobs.run_due_jobs``.
+    """
+    cutoff = db.now() - SENT_MAIL_KEPT
+    old = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == _SENT,
+            # A sent row's next_attempt_at is the end of its last lease, minutes
+            # after it was claimed: the (status, next_attempt_at) index finds old
+            # sent mail without an index of its own; sent_at decides.
+            OutboxMessage.next_attempt_at < cutoff,
+            OutboxMessage.sent_at < cutoff,
+        )
+        .limit(PURGE_BATCH)
+    )
+    purged = 0
+    for _ in range(PURGE_MAX_BATCHES):
+        with db.write() as session:
+            deleted = (
+                session.connection()
+                .execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old)))
+                .rowcount
+            )
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            break
+    return purged
 
 
 def list_failed_mail(db: Database, actor: Actor, limit: int = 500) -> list[MailRow]:
