@@ -925,6 +925,9 @@ def purge_sent_mail(db: Database) -> int:
         )
         .limit(PURGE_BATCH)
     )
+    with db.read() as session:  # most rounds: nothing to do, and no write lock taken
+        if session.scalar(old.limit(1)) is None:
+            return 0
     purged = 0
     for _ in range(PURGE_MAX_BATCHES):
         with db.write() as session:
