@@ -321,6 +321,9 @@ class Database:
         """
         own = self._own
         driver = getattr(own, "driver", None)
+        if driver is not None and driver.closed:  # closed by dispose(), or by the driver
+            self._drop_own()
+            driver = None
         if driver is not None and time.monotonic() - own.used >= PING_AFTER_IDLE_S:
             try:
                 driver.execute("SELECT 1")
