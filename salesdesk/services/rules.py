@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Rule
+from salesdesk.models import Pool, Rule
 from salesdesk.services.auth import ADMINS, require
 from salesdesk.services.errors import ValidationError
 from salesdesk.services.records import Actor
@@ -224,6 +224,67 @@ def check_combination(rules: Rules) -> None:
         )
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def follow_up_problem(days: int | None, idle_days: int, keep_days: int) -> str:
+    """Why a pool's follow-up after ``days`` could never remind anyone, or "".
+
+    The reminder fires once a lead has been left alone for ``days``; the idle
+    limit and the keep period take a lead back to the pool sooner than that
+    (from the same or an earlier mark), so a follow-up of at least either
+    limit never fires — the lead has gone back first. Said in the words of the
+    Pools tab, whose follow-up field the admin would change.
+    """
+    if not days:
+        return ""
+    if idle_days > 0 and days >= idle_days and (keep_days <= 0 or idle_days <= keep_days):
+        fix = f"Choose fewer than {_days(idle_days)}" if idle_days > 1 else "Turn it off"
+        return (
+            f"Follow-up after {_days(days)} can never happen: leads go back to the pool after "
+            f"{_days(idle_days)} without action. {fix}, or allow more days without action "
+            "in Rules."
+        )
+    if keep_days > 0 and days >= keep_days:
+        fix = f"Choose fewer than {_days(keep_days)}" if keep_days > 1 else "Turn it off"
+        return (
+            f"Follow-up after {_days(days)} can never happen: a rep keeps a lead for at most "
+            f"{_days(keep_days)} (the keep period). {fix}, or lengthen the keep period in Rules."
+        )
+    return ""
+
+
+def check_follow_ups(session: Session, rules: Rules, changed: Iterable[str]) -> None:
+    """Refuse an idle limit or keep period that leaves a pool's follow-up unable to fire.
+
+    Checked only for the limits being changed, so a floor whose pools were set
+    before this check can still save its other rules.
+    """
+    limits = (
+        ("idle_days", rules.idle_days, "Leads would go back to the pool after {} without action"),
+        ("keep_days", rules.keep_days, "A rep would keep a lead for at most {}"),
+    )
+    for key, limit, said in limits:
+        if key not in changed or limit <= 0:
+            continue
+        clash = session.execute(
+            select(Pool.name, Pool.follow_up_days)
+            .where(Pool.follow_up_days >= limit)
+            .order_by(Pool.follow_up_days.desc(), Pool.name)
+            .limit(1)
+        ).first()
+        if clash is not None:
+            name, days = clash[0], clash[1] or 0
+            off = "Never" if key == "idle_days" else "No limit"
+            raise ValidationError(
+                f"{said.format(_days(limit))}, so the {name} pool's follow-up after "
+                f"{_days(days)} could never happen. Choose more than {_days(days)} (or {off}), "
+                "or shorten that pool's follow-up in Pools first.",
+                field=key,
+            )
+
+
 def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Check each changed rule; refuse the first bad one with a sentence a manager understands."""
     clean: dict[str, Any] = {}
@@ -275,4 +336,5 @@ def update_rules(db: Database, actor: Actor, changes: Mapping[str, Any]) -> Rule
         session.flush()
         rules = load_rules(session)
         check_combination(rules)  # raising here rolls the whole save back
+        check_follow_ups(session, rules, clean)
         return rules

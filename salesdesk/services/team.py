@@ -18,6 +18,7 @@ from salesdesk.services.auth import ADMINS, MANAGERS, hash_password, require
 from salesdesk.services.errors import NotFoundError, ValidationError
 from salesdesk.services.lifecycle import give_to, release_to_pool
 from salesdesk.services.records import UNCHANGED, Actor, MemberRow, PoolRow, Unchanged, UserRow
+from salesdesk.services.rules import follow_up_problem, load_rules
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD = 8
@@ -208,6 +209,20 @@ def _check_routing(routing: str) -> str:
     return routing
 
 
+def _check_follow_up(session: Session, days: int | None) -> None:
+    """A follow-up is off (``None``) or 1 to 365 days, and fires before the lead goes back."""
+    if days is None:
+        return
+    if not 1 <= days <= 365:
+        raise ValidationError(
+            "Follow-up reminder must be 1 to 365 days, or off.", field="follow_up_days"
+        )
+    rules = load_rules(session)
+    problem = follow_up_problem(days, rules.idle_days, rules.keep_days)
+    if problem:
+        raise ValidationError(problem, field="follow_up_days")
+
+
 def _pool_row(session: Session, pool: Pool) -> PoolRow:
     members = session.execute(
         select(PoolMember.user_id, User.display_name, PoolMember.weight, User.active)
@@ -240,6 +255,7 @@ def add_pool(
         _require_admin(session, actor)
         if session.scalar(select(Pool.id).where(func.lower(Pool.name) == name.lower())):
             raise ValidationError(f"There is already a pool called '{name}'.", field="name")
+        _check_follow_up(session, follow_up_days)
         pool = Pool(
             name=name,
             routing=routing,
@@ -297,8 +313,7 @@ def update_pool(
         if routing is not None:
             pool.routing = _check_routing(routing)
         if follow_up_days is not UNCHANGED:
-            if follow_up_days is not None and not 1 <= follow_up_days <= 365:
-                raise ValidationError("Follow-up reminder must be 1 to 365 days, or off.")
+            _check_follow_up(session, follow_up_days)
             pool.follow_up_days = follow_up_days
         return _pool_row(session, pool)
 

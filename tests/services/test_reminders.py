@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from salesdesk.models import LeadEvent, MailDigest, OutboxMessage, Routing
@@ -15,6 +16,7 @@ from salesdesk.services import (
     rules,
     team,
 )
+from salesdesk.services.errors import ValidationError
 from salesdesk.services.records import Actor
 
 
@@ -67,6 +69,28 @@ def test_a_quiet_lead_reminds_its_owner_once(db, floor, clock):
     assert event.to_owner_id == alice.id and event.actor_id is None
     assert event.details == {"days": 2, "by": "in_app"}
     assert outbox_rows(db) == []
+
+
+def test_with_the_default_rules_the_longest_follow_up_allowed_fires_before_the_idle_return(
+    db, floor, clock
+):
+    """Idle limit 3 days (the default): a follow-up of 3 days could never fire, so it is
+    refused; 2 days is the longest allowed, and it reminds the owner a day before the
+    lead goes back to the pool."""
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    with pytest.raises(ValidationError, match="after 3 days without action"):
+        team.update_pool(db, floor.admin, pool.id, follow_up_days=3)
+    team.update_pool(db, floor.admin, pool.id, follow_up_days=2)
+    floor.leads(pool, 1, first_name="Jane", last_name="Doe")
+    allocation.claim_next_lead(db, alice)
+
+    clock.advance(days=2, minutes=1)
+    assert jobs.run_due_jobs(db).follow_ups == 1
+    clock.advance(days=1)
+    summary = jobs.run_due_jobs(db)
+    assert (summary.idle, summary.follow_ups) == (1, 0)
+    assert notices(db, alice, "follow_up") == ["Follow up: Jane Doe — no contact for 2 days"]
 
 
 def test_contact_restarts_the_follow_up_clock(db, floor, clock):

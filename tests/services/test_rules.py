@@ -57,3 +57,41 @@ def test_saved_rules_are_read_fresh_by_every_client(db, floor):
 def test_only_admins_change_rules(db, floor):
     with pytest.raises(NotAllowedError, match="Only an admin"):
         rules.update_rules(db, floor.manager, {"cap": 5})
+
+
+def test_lowering_the_idle_limit_below_a_pools_follow_up_is_refused_naming_both(db, floor):
+    """A pool reminds after 2 days; an idle limit of 2 would return its leads first."""
+    from salesdesk.services import team
+
+    rules.update_rules(db, floor.admin, {"idle_days": 10})
+    inbound, webinar = floor.pool("Inbound"), floor.pool("Webinar")
+    team.update_pool(db, floor.admin, inbound.id, follow_up_days=2)
+    team.update_pool(db, floor.admin, webinar.id, follow_up_days=5)
+    with pytest.raises(ValidationError) as refused:
+        rules.update_rules(db, floor.admin, {"cap": 9, "idle_days": 4})
+    assert refused.value.message == (
+        "Leads would go back to the pool after 4 days without action, so the Webinar pool's "
+        "follow-up after 5 days could never happen. Choose more than 5 days (or Never), or "
+        "shorten that pool's follow-up in Pools first."
+    )
+    assert refused.value.field == "idle_days"
+    assert (rules.get_rules(db).idle_days, rules.get_rules(db).cap) == (10, 25)  # none saved
+
+    with pytest.raises(ValidationError, match="at most 5 days, so the Webinar") as keep:
+        rules.update_rules(db, floor.admin, {"keep_days": 5})
+    assert keep.value.field == "keep_days"
+    assert rules.update_rules(db, floor.admin, {"idle_days": 6, "keep_days": 6}).idle_days == 6
+    assert rules.update_rules(db, floor.admin, {"idle_days": 0}).idle_days == 0  # Never
+
+
+def test_a_pool_set_before_the_check_does_not_block_other_rules(db, floor):
+    """An old floor may hold a follow-up the idle limit beats: other rules still save,
+    and only a change of the idle limit or keep period is held to it."""
+    from salesdesk.models import Pool
+
+    pool = floor.pool("Inbound")
+    with db.write() as session:
+        session.get(Pool, pool.id).follow_up_days = 7
+    assert rules.update_rules(db, floor.admin, {"cap": 9, "company_name": "Acme"}).cap == 9
+    with pytest.raises(ValidationError, match="after 7 days could never happen"):
+        rules.update_rules(db, floor.admin, {"idle_days": 4})

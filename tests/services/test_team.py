@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salesdesk.models import Routing
-from salesdesk.services import allocation, auth, leads, team
+from salesdesk.services import allocation, auth, leads, rules, team
 from salesdesk.services.errors import AuthenticationError, NotAllowedError, ValidationError
 from tests.conftest import PASSWORD
 
@@ -74,6 +74,49 @@ def test_pools_are_validated_and_deleting_says_where_leads_go(db, floor):
     assert team.delete_pool(db, floor.admin, pool.id, move_to=other.id) == 3
     assert leads.list_leads(db, floor.manager, leads.LeadFilter(pool_id=other.id)).total == 3
     assert [p.name for p in team.list_pools(db, floor.admin)] == ["Other"]
+
+
+def test_a_follow_up_the_idle_limit_would_always_beat_is_refused_naming_both(db, floor):
+    """With the default idle limit of 3 days a lead is back in the pool before a
+    follow-up of 3 or more days could remind anyone: such a follow-up is refused."""
+    pool = floor.pool("Inbound")
+    with pytest.raises(ValidationError) as refused:
+        team.update_pool(db, floor.admin, pool.id, follow_up_days=4)
+    assert refused.value.message == (
+        "Follow-up after 4 days can never happen: leads go back to the pool after 3 days "
+        "without action. Choose fewer than 3 days, or allow more days without action in Rules."
+    )
+    assert refused.value.field == "follow_up_days"
+    with pytest.raises(ValidationError, match="after 3 days can never happen"):
+        team.update_pool(db, floor.admin, pool.id, follow_up_days=3)
+    with pytest.raises(ValidationError, match="can never happen") as on_add:
+        team.add_pool(db, floor.admin, "Webinar", follow_up_days=5)
+    assert on_add.value.field == "follow_up_days"
+    with pytest.raises(ValidationError, match="1 to 365 days, or off") as out_of_range:
+        team.add_pool(db, floor.admin, "Webinar", follow_up_days=0)
+    assert out_of_range.value.field == "follow_up_days"
+    assert [p.name for p in team.list_pools(db, floor.admin)] == ["Inbound"]
+    assert team.find_pool(db, "Inbound").follow_up_days is None
+
+    assert team.update_pool(db, floor.admin, pool.id, follow_up_days=2).follow_up_days == 2
+    assert team.add_pool(db, floor.admin, "Webinar", follow_up_days=2).follow_up_days == 2
+
+
+def test_a_follow_up_is_checked_against_the_sooner_of_idle_limit_and_keep_period(db, floor):
+    pool = floor.pool("Inbound")
+    rules.update_rules(db, floor.admin, {"idle_days": 0, "keep_days": 5})
+    with pytest.raises(ValidationError) as refused:
+        team.update_pool(db, floor.admin, pool.id, follow_up_days=5)
+    assert refused.value.message == (
+        "Follow-up after 5 days can never happen: a rep keeps a lead for at most 5 days "
+        "(the keep period). Choose fewer than 5 days, or lengthen the keep period in Rules."
+    )
+    rules.update_rules(db, floor.admin, {"idle_days": 1})
+    with pytest.raises(ValidationError, match="after 1 day without action. Turn it off"):
+        team.update_pool(db, floor.admin, pool.id, follow_up_days=1)
+    rules.update_rules(db, floor.admin, {"idle_days": 0, "keep_days": 0})  # both off
+    assert team.update_pool(db, floor.admin, pool.id, follow_up_days=365).follow_up_days == 365
+    assert team.update_pool(db, floor.admin, pool.id, follow_up_days=None).follow_up_days is None
 
 
 def test_shares_are_validated(db, floor):

@@ -3,12 +3,15 @@
 Every change is staged in a draft per pool and saved with the dialog. Shares
 of a weighted pool are percentages checked as they are typed: they must add up
 to 100 %, and a 0 % share is allowed — that member stays in the pool (and can
-press Next) but is never pushed a lead.
+press Next) but is never pushed a lead. A follow-up that is changed here is
+checked as it is typed against the idle limit and keep period on the Rules tab
+(as the service checks it on save): one that the lead's return to the pool
+would always beat is refused under the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
@@ -32,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from salesdesk.services.records import PoolRow, UserRow
+from salesdesk.services.rules import follow_up_problem
 from salesdesk.ui.settings.delete_pool_dialog import DeletePoolDialog
 from salesdesk.ui.settings.field_message import FieldMessage, help_label
 from salesdesk.ui.settings.settings_work import PoolChange
@@ -120,8 +124,14 @@ class PoolsTab(QWidget):
 
     edited = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        limits: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        parent: QWidget | None = None,
+    ) -> None:
+        """``limits`` gives the idle limit and keep period (days) as the Rules tab has them."""
         super().__init__(parent)
+        self._limits = limits
         self.drafts: list[PoolDraft] = []
         self._people: list[UserRow] = []
         self._new = 0
@@ -150,6 +160,7 @@ class PoolsTab(QWidget):
         self.follow_up.setRange(0, 365)
         self.follow_up.setSpecialValueText("Off")
         self.follow_up.setSuffix(" days")
+        self.follow_up_message = FieldMessage()
         self.members = QTableWidget(0, 2)
         self.members.setHorizontalHeaderLabels(["Member", "Share"])
         self.members.verticalHeader().hide()
@@ -169,11 +180,17 @@ class PoolsTab(QWidget):
         form.addRow("Name", name_box)
         form.addRow("", self.active)
         form.addRow("Routing", self.routing)
-        form.addRow("Follow-up reminder", self.follow_up)
-        form.addRow(
-            "",
-            help_label("Remind the owner when a lead here has had no contact for this long."),
+        follow_up_box = QVBoxLayout()
+        follow_up_box.setSpacing(2)
+        follow_up_box.addWidget(self.follow_up)
+        follow_up_box.addWidget(
+            help_label(
+                "Remind the owner when a lead here has had no contact for this long — "
+                "sooner than the Rules send it back to the pool."
+            )
         )
+        follow_up_box.addWidget(self.follow_up_message)
+        form.addRow("Follow-up reminder", follow_up_box)
         right = QVBoxLayout()
         right.addWidget(self.deleted_note)
         right.addWidget(self.keep_button)
@@ -389,6 +406,7 @@ class PoolsTab(QWidget):
         item = self.list.currentItem()
         if item is not None:
             item.setText(draft.label)
+        self._check_current()
         self.edited.emit()
 
     def _on_routing(self, _index: int) -> None:
@@ -448,11 +466,24 @@ class PoolsTab(QWidget):
         ]
         return f"There is already a pool called '{name}'." if clash else ""
 
+    def follow_up_problem(self, draft: PoolDraft) -> str:
+        """Why this follow-up can never fire, for one set in this dialog; else "".
+
+        A follow-up saved earlier is left for Save to judge: if the Rules tab's
+        limits changed under it, the service refuses the rule, next to it.
+        """
+        original = draft.original.follow_up_days if draft.original else None
+        if draft.deleted or draft.follow_up_days == original:
+            return ""
+        idle_days, keep_days = self._limits()
+        return follow_up_problem(draft.follow_up_days, idle_days, keep_days)
+
     def _check_current(self) -> None:
         draft = self.current
         if draft is None:
             return
         self.name_message.show_message("" if draft.deleted else self.name_problem(draft))
+        self.follow_up_message.show_message(self.follow_up_problem(draft))
         names = {u.id: u.display_name for u in self._people}
         self.share_note.setText(share_note(draft, names))
         self.share_note.setVisible(True)
@@ -465,7 +496,15 @@ class PoolsTab(QWidget):
         for index, draft in enumerate(self.drafts):
             if draft.deleted:
                 continue
-            found = [p for p in (self.name_problem(draft), share_problem(draft)) if p]
+            found = [
+                p
+                for p in (
+                    self.name_problem(draft),
+                    self.follow_up_problem(draft),
+                    share_problem(draft),
+                )
+                if p
+            ]
             if found and first_bad < 0:
                 first_bad = index
             problems += [f"{draft.name or 'A pool'}: {p}" for p in found]
@@ -477,8 +516,8 @@ class PoolsTab(QWidget):
         for index, draft in enumerate(self.drafts):
             if draft.key == key:
                 self.list.setCurrentRow(index)
-        target = self.name_message if field == "name" else self.share_message
-        target.show_message(message)
+        targets = {"name": self.name_message, "follow_up_days": self.follow_up_message}
+        targets.get(field, self.share_message).show_message(message)
 
     # --- the plan ---
 

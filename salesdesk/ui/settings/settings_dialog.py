@@ -56,7 +56,9 @@ class SettingsDialog(QDialog):
         self.snapshot: SettingsSnapshot | None = None
         self.messages = MessageBar()
         self.rules = RulesTab()
-        self.pools = PoolsTab()
+        self.pools = PoolsTab(
+            lambda: (int(self.rules.value("idle_days")), int(self.rules.value("keep_days")))
+        )
         self.users = UsersTab(context.actor)
         self.templates = TemplatesTab(context, lambda: str(self.rules.value("company_name")))
         self.mail = MailTab(context)

@@ -247,7 +247,22 @@ def apply_settings(db: Database, actor: Actor, plan: SettingsPlan, secrets: Secr
         return result
 
     pool_ids: dict[str, int] = {}
+    # A pool's follow-up must stay shorter than the idle limit and keep period.
+    # Existing pools whose new follow-up fits the rules as they are go before the
+    # rules, so lowering both at once works; the rest (new pools, a follow-up
+    # that needs the new rules) after them, so raising both at once works too.
+    early: list[PoolChange] = []
+    if plan.rules and plan.pools:
+        now = rules.get_rules(db)
+        early = [
+            p
+            for p in plan.pools
+            if p.pool_id is not None
+            and not rules.follow_up_problem(p.follow_up_days, now.idle_days, now.keep_days)
+        ]
     try:
+        for p in early:
+            pool_ids[p.key] = _apply_pool(db, actor, p, step)
         if plan.rules:
             step(RULES, "", "rules", lambda: rules.update_rules(db, actor, plan.rules))
         for t in plan.templates:
@@ -260,7 +275,8 @@ def apply_settings(db: Database, actor: Actor, plan: SettingsPlan, secrets: Secr
                 ),
             )
         for p in plan.pools:
-            pool_ids[p.key] = _apply_pool(db, actor, p, step)
+            if p.key not in pool_ids:
+                pool_ids[p.key] = _apply_pool(db, actor, p, step)
         for key, pool_id, move_to in plan.pool_deletes:
             target = pool_ids.get(move_to or "") or _existing_id(move_to)
             step(

@@ -175,10 +175,10 @@ def test_create_a_weighted_pool_with_members(scene):
     tab.share_spin(scene.alice.id).setValue(70)
     assert "must add up to 100" in tab.share_message.message
     tab.share_spin(scene.bob.id).setValue(30)
-    tab.follow_up.setValue(5)
+    tab.follow_up.setValue(2)
     scene.save()
     pool = team.find_pool(scene.db, "Trade show")
-    assert (pool.routing, pool.follow_up_days) == ("weighted", 5)
+    assert (pool.routing, pool.follow_up_days) == ("weighted", 2)
     assert {m.user_id: m.weight for m in pool.members} == {scene.alice.id: 70, scene.bob.id: 30}
 
 
@@ -204,6 +204,68 @@ def test_rename_deactivate_and_delete_a_pool_saying_where_its_leads_go(scene):
     assert not pools["Partner referrals"].active
     moved = leads.list_leads(scene.db, scene.floor.admin).rows
     assert {r.pool_name for r in moved} == {"Partner referrals"}
+
+
+FOLLOW_UP_4 = (
+    "Follow-up after 4 days can never happen: leads go back to the pool after 3 days without "
+    "action. Choose fewer than 3 days, or allow more days without action in Rules."
+)
+
+
+def test_a_follow_up_the_idle_limit_beats_is_refused_under_its_field_as_typed(scene):
+    tab = scene.dialog.pools
+    scene.dialog.tabs.setCurrentWidget(tab)
+    tab.list.setCurrentRow(_pool_row(tab, "Inbound"))
+    tab.follow_up.setValue(4)
+    assert tab.follow_up_message.message == FOLLOW_UP_4
+    assert scene.save_refused().endswith(FOLLOW_UP_4)
+    assert team.find_pool(scene.db, "Inbound").follow_up_days is None
+    scene.dialog.tabs.setCurrentWidget(scene.dialog.rules)  # allow 5 days without action
+    scene.dialog.rules.editors["idle_days"].setValue(5)
+    scene.dialog.tabs.setCurrentWidget(tab)
+    tab.list.setCurrentRow(_pool_row(tab, "Partners"))
+    tab.list.setCurrentRow(_pool_row(tab, "Inbound"))
+    assert tab.follow_up_message.message == ""
+    scene.save()  # the idle limit is saved first, then the follow-up it allows
+    assert team.find_pool(scene.db, "Inbound").follow_up_days == 4
+    assert rules.get_rules(scene.db).idle_days == 5
+
+
+def test_an_idle_limit_below_a_pools_follow_up_is_refused_next_to_it(scene):
+    inbound = team.find_pool(scene.db, "Inbound")
+    team.update_pool(scene.db, scene.floor.admin, inbound.id, follow_up_days=2)
+    with scene.qtbot.waitSignal(scene.dialog.loaded, timeout=10_000):
+        scene.dialog.reload()
+    rules_tab = scene.dialog.rules
+    rules_tab.editors["idle_days"].setValue(2)
+    scene.dialog.save_button.click()
+    scene.settle()
+
+    message = (
+        "Leads would go back to the pool after 2 days without action, so the Inbound pool's "
+        "follow-up after 2 days could never happen. Choose more than 2 days (or Never), or "
+        "shorten that pool's follow-up in Pools first."
+    )
+    assert scene.dialog.isVisible()
+    assert scene.dialog.tabs.currentWidget() is rules_tab
+    assert rules_tab.messages["idle_days"].message == message
+    assert scene.dialog.messages.text == message + " Nothing was saved."
+    assert rules.get_rules(scene.db).idle_days == 3
+
+
+def test_lowering_the_idle_limit_and_a_follow_up_together_saves_both(scene):
+    inbound = team.find_pool(scene.db, "Inbound")
+    team.update_pool(scene.db, scene.floor.admin, inbound.id, follow_up_days=2)
+    with scene.qtbot.waitSignal(scene.dialog.loaded, timeout=10_000):
+        scene.dialog.reload()
+    scene.dialog.rules.editors["idle_days"].setValue(2)
+    tab = scene.dialog.pools
+    tab.list.setCurrentRow(_pool_row(tab, "Inbound"))
+    tab.follow_up.setValue(1)
+    assert tab.follow_up_message.message == ""
+    scene.save()
+    assert rules.get_rules(scene.db).idle_days == 2
+    assert team.find_pool(scene.db, "Inbound").follow_up_days == 1
 
 
 def test_percentages_add_up_to_exactly_100():
