@@ -33,10 +33,10 @@ from sqlalchemy.orm import Session
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, User
 from salesdesk.services import mail, reminders, sender
-from salesdesk.services.allocation import push_pool_ids, route_waiting_leads
 from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import JobsSummary
+from salesdesk.services.routing import push_pool_ids, route_waiting_leads
 from salesdesk.services.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,6 @@ from sqlalchemy.types import JSON
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, Role, User
-from salesdesk.services.allocation import route_new_leads
 from salesdesk.services.auth import MANAGERS, require
 from salesdesk.services.errors import NotAllowedError, NotFoundError, ValidationError
 from salesdesk.services.lifecycle import (
@@ -51,6 +50,7 @@ from salesdesk.services.lifecycle import (
 )
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, BulkResult, LeadDetail, LeadPage, LeadRow
+from salesdesk.services.routing import route_new_leads
 from salesdesk.services.rules import Rules, load_rules
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
