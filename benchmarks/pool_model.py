@@ -2,11 +2,11 @@
 
 What it measures, per engine, on one floor built the same way on both:
 
-* **service time** of :func:`salesdesk.services.leads.list_leads` (one page of
+* **service time** of :func:`salesdesk.services.lead_table.list_leads` (one page of
   200 rows, no count) for the first page, filters, every sort in both
   directions, the last page, and a page deep in the table reached by keyset;
   the target is at most 50 ms each;
-* :func:`~salesdesk.services.leads.count_leads` (exact up to 10,000, an
+* :func:`~salesdesk.services.lead_table.count_leads` (exact up to 10,000, an
   estimate above) beside an exact ``count(*)`` of the same filter;
 * the baseline in the same run: the same deep page fetched by ``OFFSET``, the
   way a naive table model pages — the ratio is what keyset paging buys;
@@ -57,9 +57,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from salesdesk import migrations  # noqa: E402
 from salesdesk.db import Database, sqlite_url  # noqa: E402
 from salesdesk.models import Lead, LeadEvent, Pool, PoolMember, User  # noqa: E402
-from salesdesk.services import leads  # noqa: E402
+from salesdesk.services import lead_table  # noqa: E402
 from salesdesk.services.auth import actor_of, hash_password  # noqa: E402
-from salesdesk.services.leads import LeadFilter  # noqa: E402
+from salesdesk.services.lead_table import LeadFilter  # noqa: E402
 from salesdesk.services.lifecycle import lead_rows  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 9, 0, 0)
@@ -416,7 +416,7 @@ def service_figures(floor: Floor) -> list[tuple[str, float, str]]:
 
     def page(name: str, note: str = "", **kwargs: Any) -> Any:
         ms, result = timed(
-            lambda: leads.list_leads(db, manager, limit=PAGE, with_total=False, **kwargs)
+            lambda: lead_table.list_leads(db, manager, limit=PAGE, with_total=False, **kwargs)
         )
         rows.append((name, ms, note))
         return result
@@ -429,7 +429,7 @@ def service_figures(floor: Floor) -> list[tuple[str, float, str]]:
             "full scan: no index for '%word%'" if "one lead" in name else "",
             filters=f,
         )
-    for sort in leads.SORT_KEYS:
+    for sort in lead_table.SORT_KEYS:
         for descending in (False, True):
             page(
                 f"sort: {sort} {'desc' if descending else 'asc'}", sort=sort, descending=descending
@@ -446,7 +446,7 @@ def service_figures(floor: Floor) -> list[tuple[str, float, str]]:
     )
     for name in ("none", "unassigned", "pool", "status current", "text 'tanaka'"):
         f = LeadFilter() if name == "none" else filters[name]
-        ms, count = timed(lambda f=f: leads.count_leads(db, manager, f), repeat=3)
+        ms, count = timed(lambda f=f: lead_table.count_leads(db, manager, f), repeat=3)
         rows.append(
             (f"count: {name}", ms, f"{'exact' if count.exact else 'about'} {count.value:,}")
         )
@@ -587,7 +587,7 @@ def keep_all_rows(url: str, manager_id: int, rows_wanted: int) -> dict[str, Any]
     kept: list[Any] = []
     after = None
     while len(kept) < rows_wanted:
-        page = leads.list_leads(db, manager, limit=PAGE, with_total=False, after=after)
+        page = lead_table.list_leads(db, manager, limit=PAGE, with_total=False, after=after)
         kept.extend(page.rows)
         after = page.next_cursor
         if after is None:

@@ -237,8 +237,8 @@ def desk_refusal(studio: Studio) -> QPixmap:
 
 def desk_toast(studio: Studio) -> QPixmap:
     """A manager gives Alice a lead while she works: the toast, and the bell's count."""
-    from salesdesk.services import leads
-    from salesdesk.services.leads import LeadFilter
+    from salesdesk.services import lead_table, leads
+    from salesdesk.services.lead_table import LeadFilter
     from salesdesk.ui.live import LiveWatcher
     from salesdesk.ui.main_window import MainWindow
 
@@ -254,7 +254,7 @@ def desk_toast(studio: Studio) -> QPixmap:
     watcher.start()
     studio.idle()
     manager = studio.actor("manager")
-    waiting = leads.list_leads(studio.db, manager, LeadFilter(statuses=("pool",)), limit=1)
+    waiting = lead_table.list_leads(studio.db, manager, LeadFilter(statuses=("pool",)), limit=1)
     leads.assign_leads(studio.db, manager, [waiting.rows[0].id], context.actor.id)
     watcher.poll()
     studio.idle()

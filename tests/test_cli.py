@@ -8,7 +8,7 @@ import pytest
 
 from salesdesk import cli
 from salesdesk.db import Database
-from salesdesk.services import allocation, auth, demo, leads
+from salesdesk.services import allocation, auth, demo, lead_table, leads
 
 
 @pytest.fixture
@@ -92,9 +92,9 @@ def test_demo_builds_a_working_floor_once(capsys, url):
     assert code == 0 and "password demo1234" in out
     db = Database(url)
     manager = auth.login(db, "manager", demo.DEMO_PASSWORD)
-    page = leads.list_leads(db, manager)
+    page = lead_table.list_leads(db, manager)
     assert page.total == 60
-    statuses = {r.status for r in leads.list_leads(db, manager, limit=500).rows}
+    statuses = {r.status for r in lead_table.list_leads(db, manager, limit=500).rows}
     assert {"pool", "current", "callback", "appointment", "dead"} <= statuses
     alice = auth.login(db, "alice", demo.DEMO_PASSWORD)
     assert leads.my_current_leads(db, alice) and leads.my_call_backs(db, alice)

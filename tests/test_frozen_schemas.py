@@ -16,7 +16,7 @@ import pytest
 
 from salesdesk import migrations
 from salesdesk.db import Database, sqlite_url
-from salesdesk.services import allocation, auth, demo, leads
+from salesdesk.services import allocation, auth, demo, lead_table, leads
 
 FROZEN = sorted((Path(__file__).parent / "fixtures" / "schemas").glob("*.db"))
 
@@ -34,7 +34,7 @@ def test_an_old_database_upgrades_and_keeps_its_data(tmp_path, frozen):
         migrations.upgrade(db)
         assert migrations.is_current(db)
         manager = auth.login(db, "manager", demo.DEMO_PASSWORD)
-        page = leads.list_leads(db, manager, limit=500)
+        page = lead_table.list_leads(db, manager, limit=500)
         assert page.total == 60
         assert {"pool", "current", "callback", "appointment", "dead"} <= {
             r.status for r in page.rows

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from salesdesk.services import actions, allocation, leads
+from salesdesk.services import actions, allocation, lead_table
 from salesdesk.services.errors import ValidationError
-from salesdesk.services.leads import LeadFilter
+from salesdesk.services.lead_table import LeadFilter
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def table(db, floor, clock):
     for rep, n in ((bob, 3), (alice, 4)):
         for _ in range(n):
             allocation.claim_next_lead(db, rep)
-    held = leads.list_leads(db, floor.manager, LeadFilter(statuses=("current",))).rows
+    held = lead_table.list_leads(db, floor.manager, LeadFilter(statuses=("current",))).rows
     for k, row in enumerate(held[:3]):
         owner = alice if row.owner_id == alice.id else bob
         actions.schedule_call_back(db, owner, row.id, clock.now + timedelta(days=3 - k))
@@ -39,7 +39,7 @@ def table(db, floor, clock):
 def _all(db, manager, **kwargs):
     rows, after = [], None
     while True:
-        page = leads.list_leads(db, manager, after=after, limit=4, **kwargs)
+        page = lead_table.list_leads(db, manager, after=after, limit=4, **kwargs)
         rows += page.rows
         after = page.next_cursor
         if after is None:
@@ -73,11 +73,11 @@ def test_status_follows_the_life_of_a_lead_and_people_and_pools_sort_by_name(db,
     assert [r.pool_name for r in rows] == ["Zeta"] * 15 + ["alpha"] * 8  # case-blind by name
 
 
-@pytest.mark.parametrize("sort", sorted(leads.SORT_KEYS))
+@pytest.mark.parametrize("sort", sorted(lead_table.SORT_KEYS))
 def test_the_last_page_is_the_tail_of_the_whole_order(db, table, sort):
     for descending in (False, True):
         every = _all(db, table.manager, sort=sort, descending=descending)
-        last = leads.list_leads(
+        last = lead_table.list_leads(
             db, table.manager, sort=sort, descending=descending, limit=5, from_end=True
         )
         assert [r.id for r in last.rows] == [r.id for r in every[-5:]]
@@ -92,7 +92,7 @@ def test_broad_filters_give_the_same_rows_with_the_planner_hint(db, table, monke
         LeadFilter(text="co 1", source="s1"),
     ]
     plain = [[r.id for r in _all(db, table.manager, filters=f, sort="score")] for f in filters]
-    monkeypatch.setattr(leads, "_broad_from", lambda limit, span: 2)  # every filter is broad
+    monkeypatch.setattr(lead_table, "_broad_from", lambda limit, span: 2)  # every filter is broad
     hinted = [[r.id for r in _all(db, table.manager, filters=f, sort="score")] for f in filters]
     assert hinted == plain
     every = _all(db, table.manager, sort="score")
@@ -112,26 +112,26 @@ def test_call_back_date_range_filter(db, table, clock):
         call_back_from=clock.now + timedelta(days=1, hours=12),
         call_back_to=clock.now + timedelta(days=4),
     )
-    assert len(leads.list_leads(db, table.manager, f).rows) == 2
+    assert len(lead_table.list_leads(db, table.manager, f).rows) == 2
 
 
 def test_counts_are_exact_when_small_and_about_when_large(db, table, monkeypatch):
-    exact = leads.count_leads(db, table.manager, LeadFilter(unassigned=True))
+    exact = lead_table.count_leads(db, table.manager, LeadFilter(unassigned=True))
     assert (exact.value, exact.exact) == (16, True)
     # Scale the thresholds down so 23 leads count as "large".
-    monkeypatch.setattr(leads, "COUNT_EXACT_UP_TO", 5)
-    monkeypatch.setattr(leads, "_SAMPLE_WINDOWS", 2)
-    monkeypatch.setattr(leads, "_SAMPLE_WIDTH", 2)
-    estimate = leads.count_leads(db, table.manager)
+    monkeypatch.setattr(lead_table, "COUNT_EXACT_UP_TO", 5)
+    monkeypatch.setattr(lead_table, "_SAMPLE_WINDOWS", 2)
+    monkeypatch.setattr(lead_table, "_SAMPLE_WIDTH", 2)
+    estimate = lead_table.count_leads(db, table.manager)
     assert not estimate.exact
     assert 6 <= estimate.value <= 60  # an estimate, never below the exact threshold
-    assert leads.count_leads(db, table.manager, LeadFilter(owner_id=None, source="nothing")) == (
-        leads.LeadCount(0, True)
-    )
-    assert leads.list_leads(db, table.manager).total == estimate.value
+    assert lead_table.count_leads(
+        db, table.manager, LeadFilter(owner_id=None, source="nothing")
+    ) == (lead_table.LeadCount(0, True))
+    assert lead_table.list_leads(db, table.manager).total == estimate.value
 
 
 def test_a_cursor_from_another_order_is_refused_in_words(db, table):
-    page = leads.list_leads(db, table.manager, sort="score", limit=3)
+    page = lead_table.list_leads(db, table.manager, sort="score", limit=3)
     with pytest.raises(ValidationError, match="out of date"):
-        leads.list_leads(db, table.manager, sort="owner", after=page.next_cursor)
+        lead_table.list_leads(db, table.manager, sort="owner", after=page.next_cursor)

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from salesdesk.services import actions, allocation, leads, notifications, rules
+from salesdesk.services import actions, allocation, lead_table, leads, notifications, rules
 from salesdesk.services.errors import NotAllowedError, ValidationError
-from salesdesk.services.leads import LeadFilter
+from salesdesk.services.lead_table import LeadFilter
 
 
 def test_assign_from_pool_and_reassign_between_reps_are_events(db, floor, clock):
@@ -94,7 +94,7 @@ def test_reps_cannot_use_manager_operations(db, floor):
         lambda: leads.assign_leads(db, alice, ids, alice.id),
         lambda: leads.return_to_pool(db, alice, ids),
         lambda: leads.remove_leads(db, alice, ids),
-        lambda: leads.list_leads(db, alice),
+        lambda: lead_table.list_leads(db, alice),
     ):
         with pytest.raises(NotAllowedError, match="Only a manager or an admin"):
             call()
@@ -111,7 +111,7 @@ def test_list_leads_filters(db, floor, clock):
     m = floor.manager
 
     def ids(**kw):
-        page = leads.list_leads(db, m, LeadFilter(**kw), limit=100)
+        page = lead_table.list_leads(db, m, LeadFilter(**kw), limit=100)
         assert page.total == len(page.rows)
         return {r.id for r in page.rows}
 
@@ -126,7 +126,7 @@ def test_list_leads_filters(db, floor, clock):
     assert ids(text="lead1 test") == {1}
 
 
-@pytest.mark.parametrize("sort", sorted(leads.SORT_KEYS))
+@pytest.mark.parametrize("sort", sorted(lead_table.SORT_KEYS))
 def test_keyset_pages_cover_everything_once_in_order(db, floor, clock, sort):
     alice, bob = floor.rep("alice"), floor.rep("bob")
     pool_a = floor.pool("A", members=[alice, bob])
@@ -141,7 +141,7 @@ def test_keyset_pages_cover_everything_once_in_order(db, floor, clock, sort):
     for descending in (True, False):
         seen, after = [], None
         while True:
-            page = leads.list_leads(
+            page = lead_table.list_leads(
                 db, floor.manager, sort=sort, descending=descending, after=after, limit=5
             )
             assert page.total == 23
@@ -154,7 +154,7 @@ def test_keyset_pages_cover_everything_once_in_order(db, floor, clock, sort):
 
 def test_unknown_sort_is_refused(db, floor):
     with pytest.raises(ValidationError, match="cannot be sorted by"):
-        leads.list_leads(db, floor.manager, sort="password")
+        lead_table.list_leads(db, floor.manager, sort="password")
 
 
 def test_add_lead_by_hand_validates(db, floor):

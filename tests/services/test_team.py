@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salesdesk.models import Routing
-from salesdesk.services import allocation, auth, leads, rules, team
+from salesdesk.services import allocation, auth, lead_table, leads, rules, team
 from salesdesk.services.errors import AuthenticationError, NotAllowedError, ValidationError
 from tests.conftest import PASSWORD
 
@@ -54,7 +54,9 @@ def test_deactivating_a_rep_returns_their_leads_or_hands_them_on(db, floor):
         allocation.claim_next_lead(db, alice)
         allocation.claim_next_lead(db, bob)
     assert team.deactivate_user(db, floor.admin, alice.id) == 2
-    assert leads.list_leads(db, floor.manager, leads.LeadFilter(unassigned=True)).total == 2
+    assert (
+        lead_table.list_leads(db, floor.manager, lead_table.LeadFilter(unassigned=True)).total == 2
+    )
     assert team.deactivate_user(db, floor.admin, bob.id, leads_to=carol.id) == 2
     assert len(leads.my_current_leads(db, carol)) == 2
     with pytest.raises(ValidationError, match="yourself"):
@@ -72,7 +74,9 @@ def test_pools_are_validated_and_deleting_says_where_leads_go(db, floor):
     with pytest.raises(ValidationError, match="still has 3 leads"):
         team.delete_pool(db, floor.admin, pool.id)
     assert team.delete_pool(db, floor.admin, pool.id, move_to=other.id) == 3
-    assert leads.list_leads(db, floor.manager, leads.LeadFilter(pool_id=other.id)).total == 3
+    assert (
+        lead_table.list_leads(db, floor.manager, lead_table.LeadFilter(pool_id=other.id)).total == 3
+    )
     assert [p.name for p in team.list_pools(db, floor.admin)] == ["Other"]
 
 
@@ -132,7 +136,7 @@ def test_shares_are_validated(db, floor):
 
 def test_a_demoted_manager_loses_manager_powers_on_the_next_click(db, floor):
     manager = floor.manager
-    assert leads.list_leads(db, manager).total == 0
+    assert lead_table.list_leads(db, manager).total == 0
     team.update_user(db, floor.admin, manager.id, role="rep")
     with pytest.raises(NotAllowedError):
-        leads.list_leads(db, manager)  # the Actor the client holds still says "manager"
+        lead_table.list_leads(db, manager)  # the Actor the client holds still says "manager"

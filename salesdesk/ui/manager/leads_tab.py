@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from salesdesk.services import leads
-from salesdesk.services.leads import LeadCount, LeadFilter
+from salesdesk.services import lead_table, leads
+from salesdesk.services.lead_table import LeadCount, LeadFilter
 from salesdesk.services.records import BulkResult, LeadDetail
 from salesdesk.ui.context import LEADS, TEAM, AppContext
 from salesdesk.ui.manager.assign_dialog import AssignDialog
@@ -316,7 +316,7 @@ class LeadsTab(QWidget):
             self.count_label.setToolTip("")
         else:
             self.count_label.setToolTip(
-                f"More than {leads.COUNT_EXACT_UP_TO:,} leads match, so the number is "
+                f"More than {lead_table.COUNT_EXACT_UP_TO:,} leads match, so the number is "
                 "estimated from a sample; the table itself shows every one."
             )
 

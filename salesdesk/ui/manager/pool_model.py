@@ -4,7 +4,7 @@ Like Anki's browser table, the model holds lead *ids* and fetches the rows
 themselves lazily; ``data()`` never does I/O. How it stays quick on a million
 leads:
 
-* **Sort and filter happen in the database** (``leads.list_leads``), paged by
+* **Sort and filter happen in the database** (``lead_table.list_leads``), paged by
   keyset: Qt asks ``canFetchMore``/``fetchMore`` as the view scrolls near the
   end, and each call asks the worker for the next page after the last row held.
 * **Memory stays flat**: every fetched row's id is kept (8 bytes a row, in an
@@ -13,7 +13,7 @@ leads:
   id* — so every row stays exactly where it was, even if the lead changed.
 * **Stale answers never paint**: each reset (a new filter or sort) starts a new
   generation, and an answer from an older one is dropped.
-* **The count is a separate call** (``leads.count_leads``): exact when small,
+* **The count is a separate call** (``lead_table.count_leads``): exact when small,
   "about N" when large, so the first rows never wait for it.
 """
 
@@ -35,8 +35,8 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from salesdesk.services import leads
-from salesdesk.services.leads import LeadCount, LeadFilter
+from salesdesk.services import lead_table, leads
+from salesdesk.services.lead_table import LeadCount, LeadFilter
 from salesdesk.services.records import LeadPage, LeadRow
 from salesdesk.ui.context import AppContext
 from salesdesk.ui.tasks import TaskFailure
@@ -71,7 +71,7 @@ STATUS_WORDS = {
 @dataclass(frozen=True, slots=True)
 class Column:
     title: str
-    sort: str  # the key of leads.SORT_KEYS
+    sort: str  # the key of lead_table.SORT_KEYS
     sample: str  # a typical value, to size the column
 
 
@@ -252,7 +252,7 @@ class PoolModel(QAbstractTableModel):
         self.endResetModel()
         self._fetch_next()
         self._context.run(
-            leads.count_leads,
+            lead_table.count_leads,
             self._filters,
             on_done=lambda count, g=self._generation: self._on_count(g, count),
             on_error=self._on_failed,
@@ -387,7 +387,7 @@ class PoolModel(QAbstractTableModel):
         self.loading_changed.emit(True)
         generation = self._generation
         self._context.run(
-            leads.list_leads,
+            lead_table.list_leads,
             self._filters,
             COLUMNS[self._sort_column].sort,
             self._descending,

@@ -18,9 +18,9 @@ from typing import Any
 
 from salesdesk.config import Secrets
 from salesdesk.db import Database
-from salesdesk.services import leads, mail, rules, stats, team
+from salesdesk.services import lead_table, mail, rules, stats, team
 from salesdesk.services.errors import SalesDeskError
-from salesdesk.services.leads import LeadFilter
+from salesdesk.services.lead_table import LeadFilter
 from salesdesk.services.records import UNCHANGED, Actor, LeadRow, PoolRow, UserRow
 
 PREVIEW_LEADS = 25
@@ -79,7 +79,7 @@ def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnaps
 
     floor_rules = rules.get_rules(db)
     counts = team.pool_counts(db, actor)
-    previews = leads.list_leads(
+    previews = lead_table.list_leads(
         db, actor, LeadFilter(), sort="created_at", limit=PREVIEW_LEADS, with_total=False
     ).rows
     saved = False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from salesdesk.services import allocation, leads
-from salesdesk.services.leads import LeadFilter
+from salesdesk.services import allocation, lead_table, leads
+from salesdesk.services.lead_table import LeadFilter
 from salesdesk.ui.manager.pool_model import COLUMNS, LEAD_ID_ROLE, LOADING, PoolModel
 from tests.ui.conftest import wait_idle
 
@@ -78,7 +78,7 @@ def test_each_column_sorts_in_the_database(qtbot, make_context, floor_with_leads
             model.sort(column, order)
             wait_idle(qtbot, tasks)
             shown = [model.lead_id(r) for r in range(model.rowCount())]
-            expected = leads.list_leads(
+            expected = lead_table.list_leads(
                 floor_with_leads.db,
                 floor_with_leads.manager,
                 sort=spec.sort,

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from salesdesk.services import allocation, auth, leads, mail, rules, sender, team
+from salesdesk.services import allocation, auth, lead_table, leads, mail, rules, sender, team
 from salesdesk.services.errors import AuthenticationError, CapReachedError
 from salesdesk.services.records import Actor
 from salesdesk.ui.message_bar import WARNING
@@ -202,7 +202,7 @@ def test_rename_deactivate_and_delete_a_pool_saying_where_its_leads_go(scene):
     pools = {p.name: p for p in team.list_pools(scene.db, scene.floor.admin)}
     assert set(pools) == {"Partner referrals"}
     assert not pools["Partner referrals"].active
-    moved = leads.list_leads(scene.db, scene.floor.admin).rows
+    moved = lead_table.list_leads(scene.db, scene.floor.admin).rows
     assert {r.pool_name for r in moved} == {"Partner referrals"}
 
 
@@ -367,7 +367,7 @@ def test_live_preview_is_rendered_with_a_real_lead(scene):
     tab.select("confirmation")
     with scene.qtbot.waitSignal(tab.previewed, timeout=10_000):
         tab.refresh_preview()
-    lead = next(r for r in leads.list_leads(scene.db, scene.floor.admin).rows if r.owner_id)
+    lead = next(r for r in lead_table.list_leads(scene.db, scene.floor.admin).rows if r.owner_id)
     tab.preview_lead.setCurrentIndex(tab.preview_lead.findData(lead.id))
     scene.qtbot.waitUntil(lambda: lead.first_name in tab.preview_text.toPlainText(), timeout=10_000)
     assert "Alice" in tab.preview_text.toPlainText()  # the owner signs it
