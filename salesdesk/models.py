@@ -226,7 +226,7 @@ class Lead(Base):
         Index("ix_leads_email_key", "email_key"),
         Index("ix_leads_phone_key", "phone_key"),
         # The manager's table: one (column, id) index per sortable column, so
-        # every page of every order is a short keyset range (services/leads.py).
+        # every page of every order is a short keyset range (services/lead_table.py).
         Index("ix_leads_sort_source", "source", "id"),
         Index("ix_leads_sort_name", "last_name", "id"),
         Index("ix_leads_sort_company", "company", "id"),
