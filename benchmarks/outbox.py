@@ -218,14 +218,14 @@ def raw_smtplib_rate(db: Any, port: int) -> tuple[float, int]:
     from sqlalchemy import select
 
     from salesdesk.models import OutboxMessage
-    from salesdesk.services import rules, sender
+    from salesdesk.services import mail_server, rules
 
-    server = sender.server_settings(rules.get_rules(db))
+    server = mail_server.server_settings(rules.get_rules(db))
     assert server is not None
     with db.read() as session:
         rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     claimed = [
-        sender._Claimed(
+        mail_server._Claimed(
             r.id, r.message_id, r.to_address, r.subject, r.body_text, r.body_html, r.created_at, 1
         )
         for r in rows
@@ -233,7 +233,7 @@ def raw_smtplib_rate(db: Any, port: int) -> tuple[float, int]:
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port, local_hostname="bench") as conn:
         for row in claimed:
-            message = sender.build_message(row, server)
+            message = mail_server.build_message(row, server)
             conn.sendmail(server.from_address, [row.to_address], message)
     return len(claimed) / (time.perf_counter() - started), len(claimed)
 
@@ -297,7 +297,7 @@ class Block:
 
 
 def run_clicks(engine: str, blocks: int, clicks: int, smtp: SmtpProcess) -> dict[str, float]:
-    from salesdesk.services import actions, allocation, leads, rules, sender, team
+    from salesdesk.services import actions, allocation, leads, outbox_admin, rules, sender, team
 
     with database(engine) as db, black_hole() as dead_port:
         admin, rep = setup_floor(db, smtp.port)
@@ -364,7 +364,7 @@ def run_clicks(engine: str, blocks: int, clicks: int, smtp: SmtpProcess) -> dict
         finally:
             stop.set()
             thread.join(DOWN_TIMEOUT * 3)
-        summary = sender.outbox_summary(db, admin)
+        summary = outbox_admin.outbox_summary(db, admin)
 
     print(
         f"\n2. Click latency — {engine}: {blocks} blocks x {clicks} clicks of each kind, "

@@ -147,7 +147,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_mail_password(args: argparse.Namespace) -> int:
     """Keep the SMTP password in this computer's keychain (run on the worker's machine)."""
     from salesdesk.config import Secrets
-    from salesdesk.services import rules, sender
+    from salesdesk.services import mail_server, rules
 
     db = open_database(args.db)
     current = rules.get_rules(db)
@@ -162,7 +162,7 @@ def _cmd_mail_password(args: argparse.Namespace) -> int:
             "This computer has no password keychain, so the mail password cannot be kept "
             "for the worker. Install a keychain service (e.g. gnome-keyring) and try again."
         )
-    secrets.set(sender.password_account(current.mail_user, current.mail_host), password)
+    secrets.set(mail_server.password_account(current.mail_user, current.mail_host), password)
     print(f"mail password for {current.mail_user} on {current.mail_host} kept in the keychain")
     return 0
 

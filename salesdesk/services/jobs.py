@@ -13,7 +13,7 @@
   the hourly digest of assignments (``services/reminders.py``).
 
 Then, in short transactions of their own, it deletes sent mail past its
-keeping time (``sender.purge_sent_mail``), so the outbox does not grow forever.
+keeping time (``outbox_admin.purge_sent_mail``), so the outbox does not grow forever.
 
 ``salesdesk worker`` calls it for a team on PostgreSQL; the desktop client
 calls it itself on the embedded SQLite default. On PostgreSQL only one runner
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, User
-from salesdesk.services import mail, reminders, sender
+from salesdesk.services import mail, outbox_admin, reminders
 from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import JobsSummary
@@ -65,9 +65,9 @@ def run_due_jobs(db: Database) -> JobsSummary:
             digests=reminders.send_digests(session, now, rules),
         )
     # Outside the round's transaction: a long purge must not hold its write lock.
-    purged = sender.purge_sent_mail(db)
+    purged = outbox_admin.purge_sent_mail(db)
     if purged:
-        log.info("deleted %d sent emails older than %s", purged, sender.SENT_MAIL_KEPT)
+        log.info("deleted %d sent emails older than %s", purged, outbox_admin.SENT_MAIL_KEPT)
     return summary
 
 

@@ -1,10 +1,10 @@
 """Delivering the outbox over SMTP: nothing lost, and no second copy that can be avoided.
 
 An action writes its email into ``outbox`` in its own transaction
-(:func:`mail.enqueue`); this module is the only thing that talks to the mail
-server, and it never runs inside a rep's click. ``salesdesk worker`` calls
-:func:`deliver_due` for a team on PostgreSQL; the desktop client calls it on
-the embedded default.
+(:func:`mail.enqueue`); this module is the only thing that delivers it (over
+connections that ``mail_server.py`` opens), and it never runs inside a rep's
+click. ``salesdesk worker`` calls :func:`deliver_due` for a team on
+PostgreSQL; the desktop client calls it on the embedded default.
 
 The life of an outbox row::
 
@@ -15,6 +15,9 @@ The life of an outbox row::
     in_flight whose lease ran out (its sender died) --claim--> in_flight again
     failed --retry_mail (an admin)--> pending
     sent, SENT_MAIL_KEPT ago --purge_sent_mail (the clock jobs)--> deleted
+
+What an admin does with the outbox (the failed list, retry) and the purge of
+old sent mail are in ``outbox_admin.py``.
 
 Claiming marks a batch ``in_flight`` in its own short transaction and sets
 ``next_attempt_at`` to the end of a lease (:data:`LEASE`); each message is
@@ -50,58 +53,43 @@ With :data:`CONNECTIONS` connections and claims of :data:`CLAIM_BATCH`, a
 crash leaves at most ``CONNECTIONS`` messages that may arrive twice, and at
 most ``CONNECTIONS * CLAIM_BATCH`` that wait for their lease (:data:`LEASE`)
 to run out before they are sent.
-
-The SMTP password is never stored in the database or a file: it lives in the
-keychain of the computer that sends (:class:`salesdesk.config.Secrets`) under
-:func:`password_account`.
 """
 
 from __future__ import annotations
 
-import binascii
 import contextlib
-import hashlib
 import logging
 import smtplib
-import socket
-import ssl
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.header import Header
-from email.utils import format_datetime, formataddr
+from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import (
-    DateTime,
-    Table,
-    Text,
-    Update,
-    bindparam,
-    delete,
-    func,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import DateTime, Table, Text, Update, bindparam, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from salesdesk.config import Secrets
 from salesdesk.db import Database
 from salesdesk.models import OutboxMessage, OutboxStatus
-from salesdesk.services.auth import ADMINS, require
-from salesdesk.services.errors import DatabaseUnavailableError, SalesDeskError
-from salesdesk.services.records import Actor, BulkResult
-from salesdesk.services.rules import Rules, get_rules
+from salesdesk.services.errors import DatabaseUnavailableError
+from salesdesk.services.mail_server import (
+    SMTP_TIMEOUT,
+    MailServer,
+    _Claimed,
+    _close,
+    _connect,
+    _Failure,
+    _Outcome,
+    _send_one,
+    server_settings,
+)
+from salesdesk.services.rules import get_rules
 
 log = logging.getLogger(__name__)
 
-SMTP_TIMEOUT = 30.0
-"""Seconds to wait for the mail server on each step before treating it as unreachable."""
 LEASE = timedelta(minutes=5)
 """How long a claimed message belongs to its sender; after that it is presumed dead."""
 CLAIM_BATCH = 10
@@ -118,29 +106,9 @@ MAX_ATTEMPTS = 30
 the backoff above, about a day of trying (an admin can retry it after that)."""
 # Any fixed 64-bit number; names the "outbox sender" advisory lock on PostgreSQL.
 SENDER_LOCK_KEY = 0x5A1E5DE5E4D1
-SENT_MAIL_KEPT = timedelta(days=30)
-"""How long sent mail stays in the outbox, with its rendered bodies, before the clock
-jobs delete it: long enough to look into a lead's "did they get our email?" and to
-see a partly refused message, short enough that a floor sending thousands of emails
-a day does not grow its database without limit (and keeps leads' personal data no
-longer than it needs). A constant rather than a rule: SalesDesk shows no sent
-mail to anyone (the Mail server tab lists only mail that did not go out, or went
-out partly refused), so there is nothing for an admin to weigh."""
-PURGE_BATCH = 500
-"""Sent messages deleted per transaction: a first purge of a long backlog takes the
-write lock in short turns, and reps' clicks queue between them."""
-PURGE_MAX_BATCHES = 20
-"""Most batches per clock round; a longer backlog is finished by the next rounds."""
 
 _PENDING, _IN_FLIGHT = OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value
 _SENT, _FAILED = OutboxStatus.SENT.value, OutboxStatus.FAILED.value
-
-
-class MailServerError(SalesDeskError):
-    """The mail server could not be reached, refused the sign-in, or is not set up."""
-
-
-# --- records ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,104 +124,6 @@ class DeliverySummary:
     failed: int = 0
     skipped: str = ""
     problem: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MailRow:
-    """Mail an admin should know about: given up, waiting to retry, or partly refused."""
-
-    id: int
-    template: str
-    to_address: str
-    subject: str
-    status: str  # 'failed', 'retrying' or 'partly_sent'
-    attempts: int
-    last_error: str
-    created_at: datetime
-    next_attempt_at: datetime | None
-    lead_id: int | None
-
-    @property
-    def can_retry(self) -> bool:
-        return self.status in ("failed", "retrying")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxSummary:
-    waiting: int
-    retrying: int
-    in_flight: int
-    failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class MailServer:
-    """The mail-server rules, as the sender uses them."""
-
-    host: str
-    port: int
-    security: str  # 'none', 'starttls' or 'ssl'
-    user: str
-    from_address: str
-    from_name: str
-    ca_file: str = ""
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def server_settings(rules: Rules) -> MailServer | None:
-    """The configured mail server, or ``None`` while mail is not set up."""
-    if not rules.mail_host or not rules.mail_from_address:
-        return None
-    return MailServer(
-        host=rules.mail_host,
-        port=rules.mail_port,
-        security=rules.mail_security,
-        user=rules.mail_user,
-        from_address=rules.mail_from_address,
-        from_name=rules.mail_from_name,
-        ca_file=rules.mail_ca_file,
-    )
-
-
-def password_account(user: str, host: str) -> str:
-    """The keychain account under which the mail password is kept."""
-    return f"mail:{user}@{host}"
-
-
-# --- delivery --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    message_id: str
-    to_address: str
-    subject: str
-    body_text: str
-    body_html: str
-    created_at: datetime
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    id: int
-    attempts: int
-    sent: bool = False
-    permanent: bool = False
-    reason: str | None = None
-
-
-class _Failure(Exception):
-    """Why a connection or a message failed, in words for an admin; permanent or passing."""
-
-    def __init__(self, reason: str, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
 
 
 def deliver_due(
@@ -272,7 +142,7 @@ def deliver_due(
     messages a second.
 
     Never raises for anything the mail server does: every failure is recorded
-    on its message (an admin sees it in :func:`list_failed_mail`). Raises only
+    on its message (an admin sees it in ``outbox_admin.list_failed_mail``). Raises only
     :class:`DatabaseUnavailableError` when the database itself is gone.
     """
     server = server_settings(get_rules(db))
@@ -587,444 +457,16 @@ def _sender_lock(db: Database) -> Iterator[bool]:
             conn.close()
 
 
-# --- SMTP --------------------------------------------------------------------------------
-
-
-def _tls_context(server: MailServer) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=server.ca_file or None)
-    except (OSError, ssl.SSLError) as exc:
-        raise _Failure(
-            f"The certificate file {server.ca_file} cannot be read ({exc}). "
-            "Fix the mail server settings, then retry the mail.",
-            permanent=True,
-        ) from None
-
-
-def _connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SMTP:
-    """An open, signed-in connection, or a :class:`_Failure` saying why not."""
-    password = ""
-    if server.user:
-        account = password_account(server.user, server.host)
-        try:
-            found = secrets.get(account)
-        except Exception as exc:  # noqa: BLE001 - any keychain trouble means "no password"
-            log.warning("keychain: %s", exc)
-            found = None
-        if found is None:
-            raise _Failure(
-                f"No password for the mail account {server.user} on {server.host} is kept "
-                "on this computer. An admin can enter it in the mail server settings.",
-                permanent=False,
-            )
-        password = found
-    context = _tls_context(server) if server.security != "none" else None
-    local = socket.gethostname() or "localhost"  # not getfqdn(): no DNS wait
-    conn: smtplib.SMTP | None = None
-    try:
-        if server.security == "ssl":
-            conn = smtplib.SMTP_SSL(
-                server.host, server.port, local_hostname=local, timeout=timeout, context=context
-            )
-        else:
-            conn = smtplib.SMTP(server.host, server.port, local_hostname=local, timeout=timeout)
-        if server.security == "starttls":
-            conn.starttls(context=context)
-            conn.ehlo()
-        if server.user:
-            conn.login(server.user, password)
-        return conn
-    except smtplib.SMTPAuthenticationError as exc:
-        _close(conn)
-        raise _Failure(
-            f"The mail server {server.where} refused the user name or password for "
-            f"{server.user} ({_said(exc.smtp_code, exc.smtp_error)}). "
-            "Correct them in the mail server settings, then retry the mail.",
-            permanent=exc.smtp_code >= 500,
-        ) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        _close(conn)
-        raise _Failure(
-            f"The mail server {server.where} does not offer what the settings ask for ({exc}). "
-            "Check the security setting (STARTTLS, SSL or none) and the port.",
-            permanent=True,
-        ) from None
-    except ssl.SSLCertVerificationError as exc:
-        _close(conn)
-        raise _Failure(
-            f"The mail server {server.where} showed a certificate that cannot be trusted "
-            f"({exc.verify_message}). Check the server name, or give the company's "
-            "certificate file in the mail server settings.",
-            permanent=True,
-        ) from None
-    except smtplib.SMTPResponseException as exc:
-        _close(conn)
-        raise _Failure(
-            f"The mail server {server.where} turned the connection away "
-            f"({_said(exc.smtp_code, exc.smtp_error)}).",
-            permanent=exc.smtp_code >= 500,
-        ) from None
-    except ssl.SSLError as exc:
-        _close(conn)
-        raise _Failure(
-            f"A secure connection to the mail server {server.where} failed ({exc.reason}). "
-            "Check the security setting and the port (465 is SSL, 587 is STARTTLS).",
-            permanent=False,
-        ) from None
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(conn)
-        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        raise _Failure(
-            f"The mail server {server.where} cannot be reached ({what or type(exc).__name__}). "
-            "Mail waits and is tried again.",
-            permanent=False,
-        ) from None
-
-
-def _send_one(conn: smtplib.SMTP, server: MailServer, row: _Claimed) -> tuple[_Outcome, bool]:
-    """Send one message; the outcome, and whether the connection can be used again."""
-    recipients = [a.strip() for a in row.to_address.split(",") if a.strip()]
-    try:
-        message = build_message(row, server)
-    except Exception as exc:  # a bug, or a row no mail system can carry: shown, not retried
-        log.exception("outbox message %s cannot be built", row.id)
-        return _Outcome(
-            row.id, row.attempts, permanent=True, reason=f"The message cannot be built: {exc}"
-        ), True
-    try:
-        refused = conn.sendmail(server.from_address, recipients, message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        return _Outcome(
-            row.id,
-            row.attempts,
-            permanent=all(c >= 500 for c in codes),
-            reason=_refusals(exc.recipients),
-        ), True
-    except smtplib.SMTPSenderRefused as exc:
-        return _Outcome(
-            row.id,
-            row.attempts,
-            permanent=exc.smtp_code >= 500,
-            reason=f"The mail server refused the From address {server.from_address} "
-            f"({_said(exc.smtp_code, exc.smtp_error)}).",
-        ), True
-    except smtplib.SMTPResponseException as exc:  # DATA refused, and the like
-        return _Outcome(
-            row.id,
-            row.attempts,
-            permanent=exc.smtp_code >= 500,
-            reason=f"The mail server refused the message ({_said(exc.smtp_code, exc.smtp_error)}).",
-        ), exc.smtp_code != 421
-    except smtplib.SMTPNotSupportedError as exc:
-        return _Outcome(
-            row.id, row.attempts, permanent=True, reason=f"The mail server cannot take it: {exc}"
-        ), True
-    except (OSError, smtplib.SMTPException) as exc:
-        # Includes a connection lost before the final reply: the server may or
-        # may not have the message; it is sent again with the same Message-ID.
-        return _Outcome(
-            row.id,
-            row.attempts,
-            reason=f"The connection to the mail server {server.where} broke "
-            f"({exc or type(exc).__name__}).",
-        ), False
-    note = _refusals(refused) if refused else None
-    return _Outcome(row.id, row.attempts, sent=True, reason=note), True
-
-
-def build_message(row: _Claimed, server: MailServer) -> bytes:
-    """The message exactly as it goes out, as bytes with CRLF line ends.
-
-    Its Message-ID and Date were fixed at enqueue time and its MIME boundary is
-    derived from the Message-ID, so a resend is byte for byte the same message.
-    The shape is always the same (text, or text and HTML as
-    multipart/alternative, both UTF-8 quoted-printable), so it is written
-    directly: the ``email`` package's generic builder costs ~10x more per
-    message, which at hundreds of messages a second is most of the time.
-    """
-    headers = [
-        _header("From", formataddr((server.from_name, server.from_address))),
-        _header("To", row.to_address),
-        _header("Subject", row.subject),
-        _header("Date", format_datetime(row.created_at.replace(tzinfo=UTC))),
-        _header("Message-ID", row.message_id),
-        # RFC 3834: machine-sent mail; out-of-office replies should not answer it.
-        "Auto-Submitted: auto-generated",
-        "MIME-Version: 1.0",
-    ]
-    if not row.body_html:
-        headers += _part_headers("plain")
-        return _lines(headers) + b"\r\n" + _qp(row.body_text)
-    boundary = "=_sd_" + hashlib.sha256(row.message_id.encode()).hexdigest()[:32]
-    headers.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"')
-    out = [_lines(headers), b"\r\n"]
-    for subtype, body in (("plain", row.body_text), ("html", row.body_html)):
-        # The CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1),
-        # so each body gets one of its own after its last line.
-        out += [
-            f"--{boundary}\r\n".encode(),
-            _lines(_part_headers(subtype)),
-            b"\r\n",
-            _qp(body),
-            b"\r\n",
-        ]
-    out.append(f"--{boundary}--\r\n".encode())
-    return b"".join(out)
-
-
-def _header(name: str, value: str) -> str:
-    value = " ".join(value.split())  # one line, whatever came in
-    if value.isascii() and len(name) + 2 + len(value) <= 78:
-        return f"{name}: {value}"
-    # RFC 2047 words for non-ASCII, folded to lines of at most 78 characters.
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    encoded = Header(value, charset, header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}"
-
-
-def _part_headers(subtype: str) -> list[str]:
-    return [
-        f'Content-Type: text/{subtype}; charset="utf-8"',
-        "Content-Transfer-Encoding: quoted-printable",
-    ]
-
-
-def _lines(headers: list[str]) -> bytes:
-    return "".join(h + "\r\n" for h in headers).encode("ascii")
-
-
-def _qp(text: str) -> bytes:
-    """UTF-8, quoted-printable (lines of at most 76 characters), CRLF line ends."""
-    body = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not body.endswith("\n"):
-        body += "\n"
-    return binascii.b2a_qp(body.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-
-
-def _said(code: int, text: bytes | str) -> str:
-    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return f"{code} {' '.join(words.split())}".strip()
-
-
-def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
-    parts = [f"{addr}: {_said(code, text)}" for addr, (code, text) in sorted(refused.items())]
-    return "The mail server refused " + "; ".join(parts)
-
-
-def _close(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.quit()
-    except (OSError, smtplib.SMTPException):
-        conn.close()
-
-
-# --- for admins ----------------------------------------------------------------------------
-
-
-def store_mail_password(
-    db: Database, actor: Actor, password: str, secrets: Secrets | None = None
-) -> bool:
-    """Keep the mail password in this computer's keychain (admins only).
-
-    Returns False when there is no keychain and the password is kept for this
-    session only (``Secrets.keychain_message`` says so in words).
-    """
-    with db.read() as session:
-        require(session, actor, ADMINS)
-    rules = get_rules(db)
-    if not rules.mail_host or not rules.mail_user:
-        raise MailServerError("Enter the mail server and user name first, then the password.")
-    if not password:
-        raise MailServerError("Enter the mail password.")
-    return (secrets or Secrets()).set(password_account(rules.mail_user, rules.mail_host), password)
-
-
-def check_mail_server(
-    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
-) -> str:
-    """Connect and sign in with the saved settings (admins only): a sentence, or an error."""
-    with db.read() as session:
-        require(session, actor, ADMINS)
-    server = server_settings(get_rules(db))
-    if server is None:
-        raise MailServerError("No mail server is set up yet.")
-    try:
-        _close(_connect(server, secrets or Secrets(), timeout))
-    except _Failure as exc:
-        raise MailServerError(exc.reason) from None
-    how = {"none": "without encryption", "starttls": "with STARTTLS", "ssl": "over SSL"}
-    signed = f" and signed in as {server.user}" if server.user else ""
-    return f"Connected to {server.where} {how[server.security]}{signed}."
-
-
-def send_test_email(
-    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
-) -> str:
-    """Send a short email to the admin's own address with the saved settings.
-
-    Goes straight to the server (not through the outbox), so the admin sees the
-    server's own answer at once: a sentence on success, a ``MailServerError``
-    with the server's words otherwise.
-    """
-    with db.read() as session:
-        admin = require(session, actor, ADMINS)
-        to, name = admin.email, admin.display_name
-    if not to:
-        raise MailServerError(
-            "Your account has no email address to send the test to; add one under Users."
-        )
-    server = server_settings(get_rules(db))
-    if server is None:
-        raise MailServerError("No mail server is set up yet.")
-    domain = server.from_address.rpartition("@")[2] or "salesdesk"
-    row = _Claimed(
-        id=0,
-        message_id=f"<test-{uuid.uuid4().hex}@{domain}>",
-        to_address=to,
-        subject="SalesDesk test email",
-        body_text=f"Hello {name},\n\nthis test email from SalesDesk went out through "
-        f"{server.where}. Mail to your leads and your team will go the same way.\n",
-        body_html="",
-        created_at=db.now(),
-        attempts=0,
-    )
-    conn: smtplib.SMTP | None = None
-    try:
-        conn = _connect(server, secrets or Secrets(), timeout)
-        outcome, _ = _send_one(conn, server, row)
-    except _Failure as exc:
-        raise MailServerError(exc.reason) from None
-    finally:
-        _close(conn)
-    if not outcome.sent:
-        raise MailServerError(outcome.reason or "The mail server did not take the test email.")
-    return f"Test email sent to {to} through {server.where}."
-
-
-def purge_sent_mail(db: Database) -> int:
-    """Delete sent mail older than :data:`SENT_MAIL_KEPT`; returns how many were deleted.
-
-    Only ``sent`` rows: failed, waiting and in-flight mail stays until it is
-    sent (an admin sees and retries failures). Each batch of
-    :data:`PURGE_BATCH` is its own short transaction, up to
-    :data:`PURGE_MAX_BATCHES` per call. Run by ``jobs.run_due_jobs``.
-    """
-    cutoff = db.now() - SENT_MAIL_KEPT
-    old = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == _SENT,
-            # A sent row's next_attempt_at is the end of its last lease, minutes
-            # after it was claimed: the (status, next_attempt_at) index finds old
-            # sent mail without an index of its own; sent_at decides.
-            OutboxMessage.next_attempt_at < cutoff,
-            OutboxMessage.sent_at < cutoff,
-        )
-        .limit(PURGE_BATCH)
-    )
-    with db.read() as session:  # most rounds: nothing to do, and no write lock taken
-        if session.scalar(old.limit(1)) is None:
-            return 0
-    purged = 0
-    for _ in range(PURGE_MAX_BATCHES):
-        with db.write() as session:
-            deleted = (
-                session.connection()
-                .execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old)))
-                .rowcount
-            )
-        purged += deleted
-        if deleted < PURGE_BATCH:
-            break
-    return purged
-
-
-def list_failed_mail(db: Database, actor: Actor, limit: int = 500) -> list[MailRow]:
-    """Mail that needs an admin's eye, newest first, with the server's own reason.
-
-    ``failed``: given up; ``retrying``: failed at least once and waiting for its
-    next try; ``partly_sent``: delivered, but some recipients were refused.
-    """
-    with db.read() as session:
-        require(session, actor, ADMINS)
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(
-                (OutboxMessage.status == _FAILED)
-                | (
-                    OutboxMessage.status.in_((_PENDING, _SENT))
-                    & OutboxMessage.last_error.is_not(None)
-                )
-            )
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
-        )
-        return [_mail_row(m) for m in rows]
-
-
-def _mail_row(m: OutboxMessage) -> MailRow:
-    status = {_FAILED: "failed", _PENDING: "retrying", _SENT: "partly_sent"}[m.status]
-    return MailRow(
-        id=m.id,
-        template=m.template,
-        to_address=m.to_address,
-        subject=m.subject,
-        status=status,
-        attempts=m.attempts,
-        last_error=m.last_error or "",
-        created_at=m.created_at,
-        next_attempt_at=m.next_attempt_at if status == "retrying" else None,
-        lead_id=m.lead_id,
-    )
-
-
-def retry_mail(db: Database, actor: Actor, ids: Iterable[int]) -> BulkResult:
-    """Send failed (or waiting) mail again at the next delivery round (admins only)."""
-    wanted = sorted(set(ids))
-    with db.write() as session:
-        require(session, actor, ADMINS)
-        now = db.now()
-        rows = {
-            m.id: m
-            for m in session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(wanted)).with_for_update()
-            )
-        }
-        done: list[int] = []
-        skipped: dict[int, str] = {}
-        for mail_id in wanted:
-            m = rows.get(mail_id)
-            if m is None:
-                skipped[mail_id] = "no longer exists"
-            elif m.status == _SENT:
-                skipped[mail_id] = "was already sent"
-            elif m.status == _IN_FLIGHT:
-                skipped[mail_id] = "is being sent right now"
-            elif m.status == _PENDING and m.last_error is None:
-                skipped[mail_id] = "is already waiting to be sent"
-            else:
-                m.status, m.attempts, m.next_attempt_at = _PENDING, 0, now
-                m.last_error = None
-                done.append(mail_id)
-        return BulkResult(done=tuple(done), skipped=skipped)
-
-
-def outbox_summary(db: Database, actor: Actor) -> OutboxSummary:
-    """How much mail is waiting, retrying, being sent and failed (for a status line)."""
-    with db.read() as session:
-        require(session, actor, ADMINS)
-        counts = dict.fromkeys(("waiting", "retrying", "in_flight", "failed"), 0)
-        retrying = OutboxMessage.last_error.is_not(None)
-        for status, has_error, n in session.execute(
-            select(OutboxMessage.status, retrying, func.count())
-            .where(OutboxMessage.status != _SENT)
-            .group_by(OutboxMessage.status, retrying)
-        ):
-            if status == _PENDING:
-                counts["retrying" if has_error else "waiting"] += n
-            else:
-                counts[status] += n
-        return OutboxSummary(**counts)
+__all__ = [
+    "BACKOFF_FIRST",
+    "BACKOFF_MAX",
+    "CLAIM_BATCH",
+    "CONNECTIONS",
+    "DEFAULT_LIMIT",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "SENDER_LOCK_KEY",
+    "DeliverySummary",
+    "backoff",
+    "deliver_due",
+]

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from salesdesk.services import sender
+from salesdesk.services import outbox_admin
 from salesdesk.ui.context import AppContext
 from salesdesk.ui.tasks import TaskFailure
 from salesdesk.ui.timefmt import format_datetime
@@ -43,7 +43,7 @@ class FailedMailPanel(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
-        self._rows: list[sender.MailRow] = []
+        self._rows: list[outbox_admin.MailRow] = []
         self.title = QLabel("<b>Mail that did not go out</b>")
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -73,12 +73,12 @@ class FailedMailPanel(QWidget):
         self._sync_buttons()
 
     @property
-    def rows(self) -> tuple[sender.MailRow, ...]:
+    def rows(self) -> tuple[outbox_admin.MailRow, ...]:
         return tuple(self._rows)
 
     def refresh(self) -> None:
         self._context.run(
-            sender.list_failed_mail,
+            outbox_admin.list_failed_mail,
             on_done=self._show,
             on_error=self._on_failed,
             key="settings.failed_mail",
@@ -91,7 +91,7 @@ class FailedMailPanel(QWidget):
         if not ids:
             return
         self._context.run(
-            sender.retry_mail,
+            outbox_admin.retry_mail,
             ids,
             on_done=self._on_retried,
             on_error=self._on_failed,
@@ -99,7 +99,7 @@ class FailedMailPanel(QWidget):
             busy=[self.retry_button],
         )
 
-    def _show(self, rows: list[sender.MailRow]) -> None:
+    def _show(self, rows: list[outbox_admin.MailRow]) -> None:
         self._rows = list(rows)
         self.table.setRowCount(len(rows))
         for r, mail in enumerate(rows):

@@ -2,7 +2,7 @@
 
 The fields are the ``mail_*`` rules and are checked as typed with the rules'
 own validators. The password is never a rule: it is kept in this computer's
-keychain (``sender.store_mail_password``). The test button uses the *saved*
+keychain (``mail_server.store_mail_password``). The test button uses the *saved*
 settings — the ones the sender will use — so it is offered once they are
 saved, and it reports success or the server's own words.
 """
@@ -50,12 +50,12 @@ FIELDS = (
 
 def mail_test_call() -> tuple[Any, str]:
     """The sender's test: a real test email if the sender offers one, else a sign-in check."""
-    from salesdesk.services import sender
+    from salesdesk.services import mail_server
 
-    send = getattr(sender, "send_test_email", None)
+    send = getattr(mail_server, "send_test_email", None)
     if send is not None:
         return send, "Send test email"
-    return sender.check_mail_server, "Test the connection"
+    return mail_server.check_mail_server, "Test the connection"
 
 
 class MailTab(QWidget):
