@@ -122,7 +122,7 @@ def test_mail_password_goes_to_the_keychain_not_the_database(capsys, url, monkey
     import keyring
     from keyring.backend import KeyringBackend
 
-    from salesdesk.services import rules, sender
+    from salesdesk.services import mail_server, rules
 
     class MemoryKeyring(KeyringBackend):
         priority = 1
@@ -161,7 +161,7 @@ def test_mail_password_goes_to_the_keychain_not_the_database(capsys, url, monkey
     finally:
         keyring.set_keyring(previous)
     assert code == 0 and "kept in the keychain" in out
-    account = sender.password_account("desk", "smtp.example.com")
+    account = mail_server.password_account("desk", "smtp.example.com")
     assert memory.kept[("salesdesk", account)] == "smtp-secret"
     assert b"smtp-secret" not in Path(url.removeprefix("sqlite:///")).read_bytes()
 

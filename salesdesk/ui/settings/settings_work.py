@@ -75,7 +75,7 @@ def rule_help() -> dict[str, str]:
 
 
 def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnapshot:
-    from salesdesk.services import sender
+    from salesdesk.services import mail_server
 
     floor_rules = rules.get_rules(db)
     counts = team.pool_counts(db, actor)
@@ -84,7 +84,7 @@ def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnaps
     ).rows
     saved = False
     if floor_rules.mail_host and floor_rules.mail_user:
-        account = sender.password_account(floor_rules.mail_user, floor_rules.mail_host)
+        account = mail_server.password_account(floor_rules.mail_user, floor_rules.mail_host)
         saved = secrets.get(account) is not None
     return SettingsSnapshot(
         rules=floor_rules,
@@ -306,13 +306,13 @@ def apply_settings(db: Database, actor: Actor, plan: SettingsPlan, secrets: Secr
                 lambda user_id=user_id: team.reactivate_user(db, actor, user_id),
             )
         if plan.mail_password:
-            from salesdesk.services import sender
+            from salesdesk.services import mail_server
 
             step(
                 MAIL,
                 "",
                 "mail password",
-                lambda: sender.store_mail_password(db, actor, plan.mail_password, secrets),
+                lambda: mail_server.store_mail_password(db, actor, plan.mail_password, secrets),
             )
     except _Stop as stop:
         return ApplyResult(

@@ -8,7 +8,17 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from salesdesk.services import allocation, auth, lead_table, leads, mail, rules, sender, team
+from salesdesk.services import (
+    allocation,
+    auth,
+    lead_table,
+    leads,
+    mail,
+    mail_server,
+    rules,
+    sender,
+    team,
+)
 from salesdesk.services.errors import AuthenticationError, CapReachedError
 from salesdesk.services.records import Actor
 from salesdesk.ui.message_bar import WARNING
@@ -441,7 +451,7 @@ def test_mail_settings_are_checked_saved_and_the_password_goes_to_the_keychain(s
         587,
     )
     assert keychain.get_password(
-        "salesdesk", sender.password_account("sales", "smtp.example.com")
+        "salesdesk", mail_server.password_account("sales", "smtp.example.com")
     ) == ("s3cret-pass")
     assert "s3cret-pass" not in str(rules.get_rules(scene.db))
 
