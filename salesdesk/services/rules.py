@@ -66,7 +66,7 @@ class Rules:
     """Email each person, at most hourly, a digest of leads given to them or taken away."""
 
     # The mail server. The password is never a rule: it lives in the keychain
-    # of the computer that sends (see services/sender.py).
+    # of the computer that sends (see services/mail_server.py).
     mail_host: str = ""
     """The SMTP server's name, e.g. smtp.example.com. Empty: mail waits in the outbox."""
     mail_port: int = 587
