@@ -36,8 +36,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 import traceback
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -18,8 +18,9 @@ changes with all of them:
   partial indexes of the only status each job reads (``callback``,
   ``current``): a claim no longer moves an entry in the first, and an import
   writes neither. ``status`` stays first in the key so that SQLite, which has
-  no statistics here, still picks them over ``ix_leads_sort_status``. On ``lead_events``, the request id index only holds events
-  that have one (imports and jobs have none), and the index on ``at`` alone
+  no statistics here, still picks them over ``ix_leads_sort_status``. On
+  ``lead_events``, the request id index only holds events that have one
+  (imports and jobs have none), and the index on ``at`` alone
   goes: every query by time also names kinds (``ix_lead_events_kind_at``),
   an actor or a lead.
 
