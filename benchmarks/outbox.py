@@ -225,7 +225,7 @@ def raw_smtplib_rate(db: Any, port: int) -> tuple[float, int]:
     with db.read() as session:
         rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     claimed = [
-        mail_server._Claimed(
+        mail_server.OutgoingMessage(
             r.id, r.message_id, r.to_address, r.subject, r.body_text, r.body_html, r.created_at, 1
         )
         for r in rows

@@ -1,7 +1,7 @@
 """Connecting to the configured mail server and handing it one message.
 
 Plain, STARTTLS or SSL, with sign-in; whatever goes wrong is turned into a
-sentence an admin understands (:class:`_Failure`), permanent or passing. Each
+sentence an admin understands (:class:`SendError`), permanent or passing. Each
 message is built exactly as it goes out (:func:`build_message`), so a resend
 is byte for byte the same message. The outbox sender (``sender.py``) opens its
 connections here; the admin's own checks (the password, "Test the
@@ -11,10 +11,6 @@ through the outbox, so the admin sees the server's own answer at once.
 The SMTP password is never stored in the database or a file: it lives in the
 keychain of the computer that sends (:class:`salesdesk.config.Secrets`) under
 :func:`password_account`.
-
-The names with a leading underscore that ``sender.py`` imports (``_connect``,
-``_send_one``, ``_close``, ``_Claimed``, ``_Outcome``, ``_Failure``) belong to
-these two modules, not to the rest of the app.
 """
 
 from __future__ import annotations
@@ -89,7 +85,9 @@ def password_account(user: str, host: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
+class OutgoingMessage:
+    """An outbox row claimed for sending: what goes out, and under which Message-ID."""
+
     id: int
     message_id: str
     to_address: str
@@ -101,7 +99,9 @@ class _Claimed:
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class SendOutcome:
+    """What became of one message: sent, or why not and whether to try again."""
+
     id: int
     attempts: int
     sent: bool = False
@@ -109,7 +109,7 @@ class _Outcome:
     reason: str | None = None
 
 
-class _Failure(Exception):
+class SendError(Exception):
     """Why a connection or a message failed, in words for an admin; permanent or passing."""
 
     def __init__(self, reason: str, permanent: bool) -> None:
@@ -125,15 +125,15 @@ def _tls_context(server: MailServer) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=server.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
-        raise _Failure(
+        raise SendError(
             f"The certificate file {server.ca_file} cannot be read ({exc}). "
             "Fix the mail server settings, then retry the mail.",
             permanent=True,
         ) from None
 
 
-def _connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SMTP:
-    """An open, signed-in connection, or a :class:`_Failure` saying why not."""
+def connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SMTP:
+    """An open, signed-in connection, or a :class:`SendError` saying why not."""
     password = ""
     if server.user:
         account = password_account(server.user, server.host)
@@ -143,7 +143,7 @@ def _connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SM
             log.warning("keychain: %s", exc)
             found = None
         if found is None:
-            raise _Failure(
+            raise SendError(
                 f"No password for the mail account {server.user} on {server.host} is kept "
                 "on this computer. An admin can enter it in the mail server settings.",
                 permanent=False,
@@ -166,74 +166,76 @@ def _connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SM
             conn.login(server.user, password)
         return conn
     except smtplib.SMTPAuthenticationError as exc:
-        _close(conn)
-        raise _Failure(
+        close_quietly(conn)
+        raise SendError(
             f"The mail server {server.where} refused the user name or password for "
             f"{server.user} ({_said(exc.smtp_code, exc.smtp_error)}). "
             "Correct them in the mail server settings, then retry the mail.",
             permanent=exc.smtp_code >= 500,
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
-        _close(conn)
-        raise _Failure(
+        close_quietly(conn)
+        raise SendError(
             f"The mail server {server.where} does not offer what the settings ask for ({exc}). "
             "Check the security setting (STARTTLS, SSL or none) and the port.",
             permanent=True,
         ) from None
     except ssl.SSLCertVerificationError as exc:
-        _close(conn)
-        raise _Failure(
+        close_quietly(conn)
+        raise SendError(
             f"The mail server {server.where} showed a certificate that cannot be trusted "
             f"({exc.verify_message}). Check the server name, or give the company's "
             "certificate file in the mail server settings.",
             permanent=True,
         ) from None
     except smtplib.SMTPResponseException as exc:
-        _close(conn)
-        raise _Failure(
+        close_quietly(conn)
+        raise SendError(
             f"The mail server {server.where} turned the connection away "
             f"({_said(exc.smtp_code, exc.smtp_error)}).",
             permanent=exc.smtp_code >= 500,
         ) from None
     except ssl.SSLError as exc:
-        _close(conn)
-        raise _Failure(
+        close_quietly(conn)
+        raise SendError(
             f"A secure connection to the mail server {server.where} failed ({exc.reason}). "
             "Check the security setting and the port (465 is SSL, 587 is STARTTLS).",
             permanent=False,
         ) from None
     except (OSError, smtplib.SMTPException) as exc:
-        _close(conn)
+        close_quietly(conn)
         what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        raise _Failure(
+        raise SendError(
             f"The mail server {server.where} cannot be reached ({what or type(exc).__name__}). "
             "Mail waits and is tried again.",
             permanent=False,
         ) from None
 
 
-def _send_one(conn: smtplib.SMTP, server: MailServer, row: _Claimed) -> tuple[_Outcome, bool]:
+def send_one(
+    conn: smtplib.SMTP, server: MailServer, row: OutgoingMessage
+) -> tuple[SendOutcome, bool]:
     """Send one message; the outcome, and whether the connection can be used again."""
     recipients = [a.strip() for a in row.to_address.split(",") if a.strip()]
     try:
         message = build_message(row, server)
     except Exception as exc:  # a bug, or a row no mail system can carry: shown, not retried
         log.exception("outbox message %s cannot be built", row.id)
-        return _Outcome(
+        return SendOutcome(
             row.id, row.attempts, permanent=True, reason=f"The message cannot be built: {exc}"
         ), True
     try:
         refused = conn.sendmail(server.from_address, recipients, message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        return _Outcome(
+        return SendOutcome(
             row.id,
             row.attempts,
             permanent=all(c >= 500 for c in codes),
             reason=_refusals(exc.recipients),
         ), True
     except smtplib.SMTPSenderRefused as exc:
-        return _Outcome(
+        return SendOutcome(
             row.id,
             row.attempts,
             permanent=exc.smtp_code >= 500,
@@ -241,30 +243,30 @@ def _send_one(conn: smtplib.SMTP, server: MailServer, row: _Claimed) -> tuple[_O
             f"({_said(exc.smtp_code, exc.smtp_error)}).",
         ), True
     except smtplib.SMTPResponseException as exc:  # DATA refused, and the like
-        return _Outcome(
+        return SendOutcome(
             row.id,
             row.attempts,
             permanent=exc.smtp_code >= 500,
             reason=f"The mail server refused the message ({_said(exc.smtp_code, exc.smtp_error)}).",
         ), exc.smtp_code != 421
     except smtplib.SMTPNotSupportedError as exc:
-        return _Outcome(
+        return SendOutcome(
             row.id, row.attempts, permanent=True, reason=f"The mail server cannot take it: {exc}"
         ), True
     except (OSError, smtplib.SMTPException) as exc:
         # Includes a connection lost before the final reply: the server may or
         # may not have the message; it is sent again with the same Message-ID.
-        return _Outcome(
+        return SendOutcome(
             row.id,
             row.attempts,
             reason=f"The connection to the mail server {server.where} broke "
             f"({exc or type(exc).__name__}).",
         ), False
     note = _refusals(refused) if refused else None
-    return _Outcome(row.id, row.attempts, sent=True, reason=note), True
+    return SendOutcome(row.id, row.attempts, sent=True, reason=note), True
 
 
-def build_message(row: _Claimed, server: MailServer) -> bytes:
+def build_message(row: OutgoingMessage, server: MailServer) -> bytes:
     """The message exactly as it goes out, as bytes with CRLF line ends.
 
     Its Message-ID and Date were fixed at enqueue time and its MIME boundary is
@@ -343,7 +345,7 @@ def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
     return "The mail server refused " + "; ".join(parts)
 
 
-def _close(conn: smtplib.SMTP | None) -> None:
+def close_quietly(conn: smtplib.SMTP | None) -> None:
     if conn is None:
         return
     try:
@@ -383,8 +385,8 @@ def check_mail_server(
     if server is None:
         raise MailServerError("No mail server is set up yet.")
     try:
-        _close(_connect(server, secrets or Secrets(), timeout))
-    except _Failure as exc:
+        close_quietly(connect(server, secrets or Secrets(), timeout))
+    except SendError as exc:
         raise MailServerError(exc.reason) from None
     how = {"none": "without encryption", "starttls": "with STARTTLS", "ssl": "over SSL"}
     signed = f" and signed in as {server.user}" if server.user else ""
@@ -411,7 +413,7 @@ def send_test_email(
     if server is None:
         raise MailServerError("No mail server is set up yet.")
     domain = server.from_address.rpartition("@")[2] or "salesdesk"
-    row = _Claimed(
+    row = OutgoingMessage(
         id=0,
         message_id=f"<test-{uuid.uuid4().hex}@{domain}>",
         to_address=to,
@@ -424,12 +426,12 @@ def send_test_email(
     )
     conn: smtplib.SMTP | None = None
     try:
-        conn = _connect(server, secrets or Secrets(), timeout)
-        outcome, _ = _send_one(conn, server, row)
-    except _Failure as exc:
+        conn = connect(server, secrets or Secrets(), timeout)
+        outcome, _ = send_one(conn, server, row)
+    except SendError as exc:
         raise MailServerError(exc.reason) from None
     finally:
-        _close(conn)
+        close_quietly(conn)
     if not outcome.sent:
         raise MailServerError(outcome.reason or "The mail server did not take the test email.")
     return f"Test email sent to {to} through {server.where}."
@@ -439,9 +441,15 @@ __all__ = [
     "SMTP_TIMEOUT",
     "MailServer",
     "MailServerError",
+    "OutgoingMessage",
+    "SendError",
+    "SendOutcome",
     "build_message",
     "check_mail_server",
+    "close_quietly",
+    "connect",
     "password_account",
+    "send_one",
     "send_test_email",
     "server_settings",
     "store_mail_password",

@@ -78,12 +78,12 @@ from salesdesk.services.errors import DatabaseUnavailableError
 from salesdesk.services.mail_server import (
     SMTP_TIMEOUT,
     MailServer,
-    _Claimed,
-    _close,
-    _connect,
-    _Failure,
-    _Outcome,
-    _send_one,
+    OutgoingMessage,
+    SendError,
+    SendOutcome,
+    close_quietly,
+    connect,
+    send_one,
     server_settings,
 )
 from salesdesk.services.rules import get_rules
@@ -189,7 +189,7 @@ class _Round:
         with self.lock:
             self.reserved -= n
 
-    def tally(self, outcomes: Sequence[_Outcome]) -> None:
+    def tally(self, outcomes: Sequence[SendOutcome]) -> None:
         with self.lock:
             for o in outcomes:
                 if o.sent:
@@ -199,7 +199,7 @@ class _Round:
                 else:
                     self.retrying += 1
 
-    def down(self, failure: _Failure) -> None:
+    def down(self, failure: SendError) -> None:
         with self.lock:
             self.problem = self.problem or failure.reason
 
@@ -236,7 +236,7 @@ def _work(
 ) -> None:
     """One connection's share of a round: claim a small batch, send it, until done."""
     conn: smtplib.SMTP | None = None
-    down: _Failure | None = None  # set once this connection cannot be opened
+    down: SendError | None = None  # set once this connection cannot be opened
     try:
         while down is None:
             wanted = state.reserve()
@@ -255,8 +255,8 @@ def _work(
                     row = untried[0]
                     if conn is None:
                         try:
-                            conn = _connect(server, secrets, timeout)
-                        except _Failure as exc:
+                            conn = connect(server, secrets, timeout)
+                        except SendError as exc:
                             down = exc
                             state.down(exc)
                     if down is not None:
@@ -267,9 +267,9 @@ def _work(
                         # Out of "untried" before the first byte goes out: from
                         # here on only the lease may give it back (it may be sent).
                         untried.pop(0)
-                        outcome, usable = _send_one(conn, server, row)
+                        outcome, usable = send_one(conn, server, row)
                         if not usable:
-                            _close(conn)
+                            close_quietly(conn)
                             conn = None
                         outcomes = [outcome]
                     _record(db, outcomes)
@@ -284,7 +284,7 @@ def _work(
                 break
     finally:
         if conn is not None:
-            _close(conn)
+            close_quietly(conn)
 
 
 def _count_due(db: Database, limit: int) -> int:
@@ -303,11 +303,11 @@ def _count_due(db: Database, limit: int) -> int:
         return int(session.scalar(select(func.count()).select_from(due)) or 0)
 
 
-def _failed(row: _Claimed, failure: _Failure) -> _Outcome:
-    return _Outcome(row.id, row.attempts, permanent=failure.permanent, reason=failure.reason)
+def _failed(row: OutgoingMessage, failure: SendError) -> SendOutcome:
+    return SendOutcome(row.id, row.attempts, permanent=failure.permanent, reason=failure.reason)
 
 
-def _claim(db: Database, count: int) -> list[_Claimed]:
+def _claim(db: Database, count: int) -> list[OutgoingMessage]:
     """Mark up to ``count`` due messages in flight (one short transaction) and return them.
 
     Due: pending with ``next_attempt_at`` reached, or in flight with the lease
@@ -347,10 +347,10 @@ def _claim(db: Database, count: int) -> list[_Claimed]:
             ),
             execution_options={"synchronize_session": False},
         ).all()
-    return sorted((_Claimed(**r._mapping) for r in rows), key=lambda r: r.id)
+    return sorted((OutgoingMessage(**r._mapping) for r in rows), key=lambda r: r.id)
 
 
-def _record(db: Database, outcomes: Sequence[_Outcome]) -> None:
+def _record(db: Database, outcomes: Sequence[SendOutcome]) -> None:
     """Write what happened to each message (one transaction).
 
     This runs once per message sent, so it uses one prepared Core statement

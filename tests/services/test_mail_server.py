@@ -261,7 +261,7 @@ def test_unicode_long_lines_and_dots_arrive_intact(db, floor, smtp):
     assert received.part("plain") == row.body_text + "\n"
     assert received.part("html") == row.body_html + "\n"
     assert ".a line that starts with a dot\ntrailing spaces   \n" in received.part("plain")
-    claimed = mail_server._Claimed(
+    claimed = mail_server.OutgoingMessage(
         row.id,
         row.message_id,
         row.to_address,
