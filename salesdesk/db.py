@@ -213,10 +213,12 @@ class Database:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._write_lock = _FairWriteLock(Path(database + ".write-lock"))
-            self._log = _LogGauge(Path(database + "-shm"))
+            if hasattr(os, "pread"):  # reading the log's size needs pread (POSIX)
+                self._log = _LogGauge(Path(database + "-shm"))
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
+        checkpoints_after_queue = self._log is not None
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -226,7 +228,8 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+            if checkpoints_after_queue:  # else SQLite's own checkpoint at 1,000 pages
+                cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
