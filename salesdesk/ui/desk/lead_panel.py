@@ -30,6 +30,7 @@ from salesdesk.ui.desk.history_model import HistoryModel
 from salesdesk.ui.timefmt import EMPTY, format_datetime
 
 CONTACT_FIELDS = ("Phone", "Email", "Company", "Source", "Pool", "Score")
+LINK_FIELDS = ("Phone", "Email")
 DATE_FIELDS = (
     "Call Back Date",
     "Date Email Confirmed",
@@ -77,6 +78,8 @@ class LeadPanel(QWidget):
         title_font.setBold(True)
         self._title.setFont(title_font)
         self._title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Names are shown as typed: "O'Brien", "Smith & Sons", never read as markup.
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
         self._status = QLabel()
         self._status.setObjectName("leadStatus")
 
@@ -172,6 +175,9 @@ class LeadPanel(QWidget):
         for name in names:
             value = QLabel(EMPTY)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # Phone and Email are links (escaped markup); every other field is plain text.
+            linked = name in LINK_FIELDS
+            value.setTextFormat(Qt.TextFormat.RichText if linked else Qt.TextFormat.PlainText)
             value.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             self._values[name] = value
             form.addRow(f"{name}:", value)
@@ -186,7 +192,13 @@ class LeadPanel(QWidget):
     def field_text(self, name: str) -> str:
         """The text shown for a field (without markup), for tests and accessibility."""
         label = self._values[name]
-        return re.sub(r"<[^>]+>", "", label.text())
+        if label.textFormat() == Qt.TextFormat.PlainText:
+            return label.text()
+        return html.unescape(re.sub(r"<[^>]+>", "", label.text()))
+
+    def title_text(self) -> str:
+        """The lead's name as shown at the top of the panel."""
+        return self._title.text()
 
     def show_detail(self, detail: LeadDetail | None) -> None:
         previous = self.lead_id
@@ -199,7 +211,7 @@ class LeadPanel(QWidget):
         lead = detail.lead
         if lead.id != previous:
             self.note_edit.clear()
-        self._title.setText(html.escape(lead.name))
+        self._title.setText(lead.name)
         self._status.setText(f"<b>{STATUS_WORDS.get(lead.status, lead.status)}</b>")
         phone = lead.phone or ""
         if phone:
@@ -217,9 +229,9 @@ class LeadPanel(QWidget):
             self._values["Email"].setText(f'<a href="mailto:{address}">{address}</a>')
         else:
             self._values["Email"].setText(EMPTY)
-        self._values["Company"].setText(html.escape(lead.company) or EMPTY)
-        self._values["Source"].setText(html.escape(lead.source) or EMPTY)
-        self._values["Pool"].setText(html.escape(lead.pool_name or "") or EMPTY)
+        self._values["Company"].setText(lead.company or EMPTY)
+        self._values["Source"].setText(lead.source or EMPTY)
+        self._values["Pool"].setText(lead.pool_name or EMPTY)
         self._values["Score"].setText(str(lead.score))
         self._values["Call Back Date"].setText(format_datetime(lead.call_back_at))
         self._values["Date Email Confirmed"].setText(format_datetime(lead.email_confirmed_at))

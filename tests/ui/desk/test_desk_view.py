@@ -513,3 +513,16 @@ def test_a_refused_reload_is_said_once_not_retried_in_a_loop(desk, qtbot, monkey
 
     assert "deactivated" in shown.args[0]
     assert len(loads) == 1
+
+
+def test_names_with_apostrophes_and_ampersands_show_as_typed(desk):
+    """No HTML entities on screen: "O'Brien" and "Smith & Sons <UK>" read as typed."""
+    (lead_id,) = desk.floor.leads(
+        desk.pool, 1, first_name="Isla", last_name="O'Brien", company="Smith & Sons <UK>"
+    )
+    desk.claim(1)
+    desk.view.show_lead(lead_id)
+    desk.wait()
+
+    assert desk.view.panel.title_text() == "Isla O'Brien"
+    assert desk.view.panel.field_text("Company") == "Smith & Sons <UK>"
