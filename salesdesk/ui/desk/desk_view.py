@@ -463,8 +463,16 @@ class DeskView(QWidget):
         rest = ids[i + 1 :] + ids[:i]
         return rest[0] if rest else None
 
-    def _act(self, action: Any, lead: LeadRow, args: tuple[Any, ...], done_text: str) -> None:
-        then_open = self._then_open(lead.id)
+    def _act(
+        self,
+        action: Any,
+        lead: LeadRow,
+        args: tuple[Any, ...],
+        done_text: str,
+        stay: bool = False,
+    ) -> None:
+        """Run an action on ``lead``; then show the next Current lead, or (``stay``) this one."""
+        then_open = lead.id if stay else self._then_open(lead.id)
 
         def acted(outcome: ActionOutcome) -> None:
             self._selected_id = outcome.snapshot.detail.lead.id if outcome.snapshot.detail else None
@@ -530,6 +538,7 @@ class DeskView(QWidget):
                 lead,
                 (),
                 f"Confirmation email to {lead.email} is on its way; {lead.name} stays in Current.",
+                stay=True,  # the rep is still with this lead (a note, the call itself)
             )
 
     def _on_appointment_triggered(self) -> None:
