@@ -354,6 +354,14 @@ def _lock_leads(session: Session, lead_ids: Iterable[int]) -> list[Lead]:
     )
 
 
+# Why a lead was left alone by a bulk operation, read after a count ("2 already in the pool").
+_CANNOT_MOVE = {
+    LeadStatus.POOL.value: "already in the pool",
+    LeadStatus.DEAD.value: "dead",
+    LeadStatus.APPOINTMENT.value: "with the admin team (appointment made)",
+}
+
+
 def assign_leads(
     db: Database, actor: Actor, lead_ids: Sequence[int], to_user_id: int
 ) -> BulkResult:
@@ -377,7 +385,7 @@ def assign_leads(
             skipped[missing] = "no longer exists"
         for lead in found:
             if lead.status in (LeadStatus.DEAD.value, LeadStatus.APPOINTMENT.value):
-                skipped[lead.id] = f"is {lead.status}"
+                skipped[lead.id] = _CANNOT_MOVE[lead.status]
                 continue
             if lead.owner_id == target.id:
                 skipped[lead.id] = f"already belongs to {target.display_name}"
@@ -418,7 +426,7 @@ def return_to_pool(db: Database, actor: Actor, lead_ids: Sequence[int]) -> BulkR
                 LeadStatus.DEAD.value,
                 LeadStatus.APPOINTMENT.value,
             ):
-                skipped[lead.id] = f"is {lead.status}"
+                skipped[lead.id] = _CANNOT_MOVE[lead.status]
                 continue
             former = lead.owner_id
             release_to_pool(session, lead, kind="returned", actor_id=manager.id, at=now)

@@ -64,7 +64,7 @@ def test_bulk_operations_skip_what_they_cannot_do_and_say_why(db, floor):
     leads.remove_leads(db, floor.manager, [ids[0]])
     result = leads.assign_leads(db, floor.manager, ids + [999_999], alice.id)
     assert set(result.done) == set(ids[1:])
-    assert result.skipped == {ids[0]: "is dead", 999_999: "no longer exists"}
+    assert result.skipped == {ids[0]: "dead", 999_999: "no longer exists"}
     result = leads.return_to_pool(db, floor.manager, ids)
     assert set(result.done) == set(ids[1:])
     assert leads.my_current_leads(db, alice) == []

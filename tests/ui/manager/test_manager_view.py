@@ -178,7 +178,7 @@ def test_bulk_assignment_says_what_it_skipped_and_why(scene):
     scene.select([dead, other])
     with scene.qtbot.waitSignal(scene.view.message_shown, timeout=10_000) as shown:
         _assign_via_dialog(scene, scene.alice)
-    assert shown.args == ["Assigned to Alice: 1 lead. Skipped 1: 1 is dead.", WARNING]
+    assert shown.args == ["Assigned to Alice: 1 lead. Skipped 1: 1 dead.", WARNING]
 
 
 def test_return_to_pool_and_remove(scene):
