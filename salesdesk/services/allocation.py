@@ -73,7 +73,10 @@ ALREADY_DONE = (
     "on your desk."
 )
 EMPTY_POOL = "No leads are waiting in your pools right now. Try again in a little while."
-NO_POOLS = "You are not a member of any active pool yet. Ask your manager to add you to one."
+NO_POOLS = (
+    "You are not a member of any active pool yet. An admin adds people to pools in "
+    "Settings → Pools."
+)
 CALL_BACK_DUE = "A call back is due."
 
 

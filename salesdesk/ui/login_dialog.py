@@ -115,10 +115,17 @@ class LoginDialog(QDialog):
         self.hint_label.setText(hint)
         self.hint_label.setVisible(bool(hint))
         self.sign_in_button.setEnabled(True)
+        self._fit()
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(html.escape(message))
         self.error_label.show()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to fit a line shown after the window was laid out (the hint, an error)."""
+        self.layout().activate()
+        self.resize(self.size().expandedTo(self.sizeHint()))
 
     def _on_sign_in_clicked(self) -> None:
         if self._db is None:

@@ -58,3 +58,19 @@ def test_empty_fields_are_refused_before_asking_the_database(qtbot, tasks, setti
     dialog.sign_in_button.click()
     assert dialog.error_label.text() == "Enter your user name and password."
     assert tasks.idle
+
+
+def test_the_demo_hint_shown_after_opening_fits_in_the_window(qtbot, tasks, settings, sqlite_db):
+    """The hint arrives after the window is laid out (the floor opens behind it);
+    the window grows so every line of it, and the fields, keep their full height."""
+    from salesdesk.ui.app import DEMO_HINT
+
+    dialog = _dialog(qtbot, tasks, settings)
+    qtbot.wait(50)
+    dialog.set_ready(sqlite_db, "Sign in to the floor on this computer.", DEMO_HINT)
+    qtbot.wait(50)
+
+    hint = dialog.hint_label
+    assert hint.height() >= hint.heightForWidth(hint.width())
+    assert dialog.user_edit.height() >= dialog.user_edit.sizeHint().height()
+    assert dialog.height() >= dialog.sizeHint().height()
