@@ -68,7 +68,10 @@ HELP = {
     "pool_order": "Which waiting lead Next hands out first, after priority and score.",
     "dead_policy": "What happens to a lead marked dead, or removed by a manager.",
     "dead_tag": "Put on a hidden dead lead, so managers can still find it.",
-    "rep_visibility": "Reps never see other reps' leads either way.",
+    "rep_visibility": (
+        "Reps see only their own leads; the second choice also shows them how many "
+        "leads wait in each of their pools."
+    ),
     "callback_reminder": "How a rep is reminded of a call back on its day.",
     "follow_up_reminder": (
         "How an owner is reminded of a lead left without contact for its pool's follow-up days."
