@@ -337,6 +337,12 @@ class DeskView(QWidget):
         if detail is not None and detail.lead.id == self._selected_id:
             self._show(detail)
         self._select_in_lists(self._selected_id)
+        search = self.search_edit.text().strip()
+        if search and not snapshot.current and not snapshot.call_backs:
+            # Two empty lists would otherwise read as "you have no leads".
+            self.show_message(
+                f"No leads in your lists match “{search}”. Esc clears the search.", INFO
+            )
         self.snapshot_applied.emit()
 
     def _show(self, detail: LeadDetail) -> None:

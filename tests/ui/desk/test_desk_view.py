@@ -11,7 +11,7 @@ from salesdesk.services.allocation import EMPTY_POOL
 from salesdesk.ui.desk.call_back_dialog import CallBackDialog
 from salesdesk.ui.desk.dead_dialog import DeadDialog
 from salesdesk.ui.desk.lead_list_model import OVERDUE_ROLE
-from salesdesk.ui.message_bar import WARNING
+from salesdesk.ui.message_bar import INFO, WARNING
 from salesdesk.ui.timefmt import format_datetime, local_to_utc
 
 
@@ -78,6 +78,16 @@ def test_search_filters_both_lists(desk, qtbot, clock):
     with qtbot.waitSignal(desk.view.snapshot_applied, timeout=5000):
         desk.view.search_edit.setText("fabri")
     assert [r.first_name for r in desk.view.current_model.rows] == ["Grace"]
+
+
+def test_a_search_that_matches_nothing_says_so(desk, qtbot):
+    desk.floor.leads(desk.pool, 1, first_name="Grace", company="Fabrikam")
+    desk.claim(1)
+    desk.reload()
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.search_edit.setText("zzzz")
+    assert desk.view.current_model.rows == ()
+    assert shown.args == ["No leads in your lists match “zzzz”. Esc clears the search.", INFO]
 
 
 def test_dead_asks_first_then_stamps_and_moves_on_to_the_next_lead(desk, qtbot):
