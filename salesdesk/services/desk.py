@@ -30,7 +30,9 @@ from salesdesk.services.lifecycle import (
     status_is,
     to_lead_row,
 )
+from salesdesk.services.mail_server import server_settings
 from salesdesk.services.records import Actor, LeadDetail, LeadRow
+from salesdesk.services.rules import load_rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class DeskSnapshot:
         unread: unread in-app notifications.
         marker: the newest lead event at the time of the snapshot (for
             :func:`changes_since`).
+        mail_server_set: a mail server is configured, so mail an action writes
+            goes out; else it waits in the outbox (the desk says which).
     """
 
     current: tuple[LeadRow, ...]
@@ -52,6 +56,7 @@ class DeskSnapshot:
     detail: LeadDetail | None
     unread: int
     marker: int
+    mail_server_set: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ def load_desk(
             detail=detail,
             unread=_unread(session, actor.id),
             marker=marker,
+            mail_server_set=server_settings(load_rules(session)) is not None,
         )
 
 

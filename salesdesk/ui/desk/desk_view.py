@@ -87,6 +87,7 @@ class DeskView(QWidget):
         self._unsettled: dict[tuple[str, int] | tuple[str, int, str], str] = {}
         self._dialog: Any = None
         self._first_snapshot = True
+        self._mail_server_set = True
 
         self.commands = build_desk_actions(self)
         self.addActions(list(self.commands.all()))
@@ -318,6 +319,7 @@ class DeskView(QWidget):
                 self._open(snapshot.current[0])
 
     def _apply(self, snapshot: DeskSnapshot) -> None:
+        self._mail_server_set = snapshot.mail_server_set
         self._context.set_unread(snapshot.unread)
         self.current_model.set_rows(snapshot.current)
         self.call_back_model.set_rows(snapshot.call_backs)
@@ -543,9 +545,21 @@ class DeskView(QWidget):
                 actions.confirm_email,
                 lead,
                 (),
-                f"Confirmation email to {lead.email} is on its way; {lead.name} stays in Current.",
+                self._confirmation_text(lead),
                 stay=True,  # the rep is still with this lead (a note, the call itself)
             )
+
+    def _confirmation_text(self, lead: LeadRow) -> str:
+        """What Email Confirmed says: sent on, or waiting until a mail server is set up."""
+        if self._mail_server_set:
+            return (
+                f"Confirmation email to {lead.email} is on its way; {lead.name} stays in Current."
+            )
+        return (
+            f"Confirmation email to {lead.email} is queued: no mail server is set up yet, so it "
+            f"goes out once an admin adds one (Settings → Mail server). {lead.name} stays in "
+            "Current."
+        )
 
     def _on_appointment_triggered(self) -> None:
         lead = self._lead_to_act_on()

@@ -535,3 +535,27 @@ def test_names_with_apostrophes_and_ampersands_show_as_typed(desk):
 
     assert desk.view.panel.title_text() == "Isla O'Brien"
     assert desk.view.panel.field_text("Company") == "Smith & Sons <UK>"
+
+
+def test_email_confirmed_says_the_mail_waits_when_no_mail_server_is_set_up(desk, qtbot):
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.commands.email_confirmed.trigger()
+        desk.wait()
+    assert "is queued: no mail server is set up yet" in shown.args[0]
+
+    rules.update_rules(
+        desk.db,
+        desk.floor.admin,
+        {"mail_host": "smtp.example.com", "mail_from_address": "desk@example.com"},
+    )
+    desk.reload()
+    desk.view.show_lead(second)
+    desk.wait()
+    with qtbot.waitSignal(desk.view.message_shown, timeout=5000) as shown:
+        desk.view.commands.email_confirmed.trigger()
+        desk.wait()
+    assert "is on its way" in shown.args[0]
