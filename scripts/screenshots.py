@@ -221,6 +221,16 @@ def desk_dead(studio: Studio) -> QPixmap:
     return studio.grab_screen()
 
 
+def desk_appointment(studio: Studio) -> QPixmap:
+    """Appointment asks first: it emails the admin team and the lead leaves the rep."""
+    from salesdesk.ui.desk.appointment_dialog import AppointmentDialog
+
+    window = _alice_on_her_noted_lead(studio)
+    window.desk.commands.appointment.trigger()
+    studio.wait_for(lambda: window.desk.findChild(AppointmentDialog))
+    return studio.grab_screen()
+
+
 def desk_refusal(studio: Studio) -> QPixmap:
     """A refusal in plain words: the rep holds as many leads as the cap allows."""
     from salesdesk.services import leads, team
@@ -284,6 +294,7 @@ DESK_SCREENS = [
     Screen("desk_empty_pool", desk_empty_pool),
     Screen("desk_call_back", desk_call_back),
     Screen("desk_dead", desk_dead),
+    Screen("desk_appointment", desk_appointment),
     Screen("desk_refusal", desk_refusal),
     Screen("desk_toast", desk_toast),
     Screen("desk_login", login),

@@ -32,6 +32,7 @@ from salesdesk.services.errors import LeadChangedError, NotAllowedError, NotFoun
 from salesdesk.services.records import ClaimResult, LeadDetail, LeadRow
 from salesdesk.ui.context import LEADS, MY_LEADS, AppContext
 from salesdesk.ui.desk.action_bar import ActionBar, action_button
+from salesdesk.ui.desk.appointment_dialog import AppointmentDialog
 from salesdesk.ui.desk.call_back_dialog import CallBackDialog
 from salesdesk.ui.desk.dead_dialog import DeadDialog
 from salesdesk.ui.desk.desk_actions import build_desk_actions
@@ -563,13 +564,18 @@ class DeskView(QWidget):
 
     def _on_appointment_triggered(self) -> None:
         lead = self._lead_to_act_on()
-        if lead is not None:
-            self._act(
+        if lead is None:
+            return
+        dialog = AppointmentDialog(lead.name, self)
+        dialog.accepted.connect(
+            lambda: self._act(
                 actions.make_appointment,
                 lead,
                 (),
                 f"Appointment made for {lead.name}: handed to the admin team.",
             )
+        )
+        self._open_dialog(dialog)
 
     def _open_dialog(self, dialog: Any) -> None:
         self._dialog = dialog

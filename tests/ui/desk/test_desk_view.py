@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from salesdesk.services import actions, leads, rules
 from salesdesk.services.allocation import EMPTY_POOL
+from salesdesk.ui.desk.appointment_dialog import AppointmentDialog
 from salesdesk.ui.desk.call_back_dialog import CallBackDialog
 from salesdesk.ui.desk.dead_dialog import DeadDialog
 from salesdesk.ui.desk.lead_list_model import OVERDUE_ROLE
@@ -169,6 +171,9 @@ def test_appointment_stamps_the_date_and_hands_the_lead_over(desk, qtbot):
     desk.view.show_lead(second)
     desk.wait()
     desk.view.commands.appointment.trigger()
+    dialog = _dialog(desk, AppointmentDialog)
+    assert "admin team is emailed" in dialog.findChild(QLabel).text()
+    qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
     desk.wait()
     row = leads.lead_rows_by_id(desk.db, desk.floor.manager, [second])[0]
     assert row.status == "appointment"
@@ -183,6 +188,7 @@ def test_the_last_lead_actioned_leaves_an_empty_desk_that_says_press_next(desk, 
     desk.view.show_lead(lead_id)
     desk.wait()
     desk.view.commands.appointment.trigger()
+    _dialog(desk, AppointmentDialog).accept()
     desk.wait()
     assert desk.view.panel.detail is None
     assert "press Next (N)" in desk.view.message_bar.text

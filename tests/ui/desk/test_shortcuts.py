@@ -8,6 +8,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from salesdesk.services import leads
+from salesdesk.ui.desk.appointment_dialog import AppointmentDialog
 from salesdesk.ui.desk.call_back_dialog import CallBackDialog
 from salesdesk.ui.desk.dead_dialog import DeadDialog
 
@@ -95,14 +96,32 @@ def test_e_confirms_the_email(active, qtbot):
     assert _status(active, lead_id).email_confirmed_at == active.db.now()
 
 
-def test_a_makes_the_appointment(active, qtbot):
-    active.floor.leads(active.pool, 1)
+def test_a_then_enter_makes_the_appointment_and_esc_does_not(active, qtbot):
+    active.floor.leads(active.pool, 2)
     _key(active, Qt.Key.Key_N)
     active.wait()
     lead_id = active.view.panel.lead_id
+
     _key(active, Qt.Key.Key_A)
+    dialog = _wait_for_dialog(active, qtbot, AppointmentDialog)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    active.wait()
+    assert _status(active, lead_id).status == "current"  # asked first: nothing happened
+
+    _key(active, Qt.Key.Key_A)
+    dialog = _wait_for_dialog(active, qtbot, AppointmentDialog, not_this=dialog)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
     active.wait()
     assert _status(active, lead_id).status == "appointment"
+
+
+def _wait_for_dialog(active, qtbot, kind, not_this=None):
+    def found():
+        dialogs = [d for d in active.view.findChildren(kind) if d is not not_this]
+        return dialogs[-1] if dialogs and dialogs[-1].isVisible() else None
+
+    qtbot.waitUntil(lambda: found() is not None, timeout=5000)
+    return found()
 
 
 def test_p_calls_the_phone(active, qtbot, opened_urls):
