@@ -259,17 +259,8 @@ def log_contact(
         now = db.now()
         lead.last_contacted_at = now
         lead.last_action_at = now
-        record_event(
-            session,
-            lead_id=lead.id,
-            actor_id=user.id,
-            kind="contacted",
-            request_id=request_id,
-            at=now,
-            from_status=lead.status,
-            to_status=lead.status,
-            from_owner_id=lead.owner_id,
-            to_owner_id=lead.owner_id,
+        transition(  # no move: the event records the call
+            session, lead, kind="contacted", actor_id=user.id, at=now, request_id=request_id
         )
         session.flush()
         return _row(session, lead.id)
@@ -307,18 +298,14 @@ def add_note(
         note = Note(lead_id=lead.id, author_id=user.id, at=now, body=text)
         session.add(note)
         session.flush()
-        record_event(
+        transition(  # no move: the event carries the click's id and the note's
             session,
-            lead_id=lead.id,
-            actor_id=user.id,
+            lead,
             kind=NOTE_ADDED,
-            request_id=request_id,
+            actor_id=user.id,
             at=now,
-            from_status=lead.status,
-            to_status=lead.status,
-            from_owner_id=lead.owner_id,
-            to_owner_id=lead.owner_id,
             details={"note_id": note.id},
+            request_id=request_id,
         )
         return NoteRow(note.id, note.at, user.display_name, note.body)
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from salesdesk.models import Lead, LeadEvent, LeadStatus, MailDigest, Pool, User
 from salesdesk.services import mail
-from salesdesk.services.lifecycle import record_event, status_is
+from salesdesk.services.lifecycle import status_is, transition
 from salesdesk.services.notifications import notify
 from salesdesk.services.rules import Rules
 
@@ -104,16 +104,12 @@ def _remind_follow_up(
     session: Session, lead: Lead, owner: User, days: int, now: datetime, rules: Rules
 ) -> None:
     by_email = rules.follow_up_reminder == "email" and bool(owner.email)
-    record_event(
+    transition(  # no move: the event marks the reminder, so it is not sent again
         session,
-        lead_id=lead.id,
-        actor_id=None,
+        lead,
         kind=FOLLOW_UP_KIND,
+        actor_id=None,
         at=now,
-        from_status=lead.status,
-        to_status=lead.status,
-        from_owner_id=owner.id,
-        to_owner_id=owner.id,
         details={"days": days, "by": "email" if by_email else "in_app"},
     )
     name = _lead_name(lead.first_name, lead.last_name, lead.company, lead.id)
