@@ -20,12 +20,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadEvent, LeadStatus, Note, Role, User
+from salesdesk.models import Lead, LeadStatus, Note, Role, User
 from salesdesk.services import mail
 from salesdesk.services.auth import require
 from salesdesk.services.errors import LeadChangedError, NotAllowedError, ValidationError
 from salesdesk.services.lifecycle import (
     NOTE_ADDED,
+    event_of_request,
     fetch_lead_row,
     record_event,
     replayed,
@@ -312,17 +313,13 @@ def add_note(
 
 def _note_saved_by(session: Session, request_id: str) -> NoteRow | None:
     """The note an earlier attempt of this click saved, if it committed."""
-    details = session.scalar(
-        select(LeadEvent.details).where(
-            LeadEvent.request_id == request_id, LeadEvent.kind == NOTE_ADDED
-        )
-    )
-    if details is None:
+    done = event_of_request(session, request_id)
+    if done is None or done.kind != NOTE_ADDED:
         return None
     row = session.execute(
         select(Note.id, Note.at, User.display_name, Note.body)
         .outerjoin(User, User.id == Note.author_id)
-        .where(Note.id == details.get("note_id"))
+        .where(Note.id == done.details.get("note_id"))
     ).first()
     if row is None:  # saved, then the lead (and its notes) was deleted
         raise LeadChangedError("This lead no longer exists; a manager may have removed it.")

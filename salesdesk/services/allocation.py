@@ -54,12 +54,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Routing, User
+from salesdesk.models import Lead, LeadStatus, Pool, PoolMember, Routing, User
 from salesdesk.services.auth import ANYONE, require
 from salesdesk.services.errors import CapReachedError, OneAtATimeError
 from salesdesk.services.lifecycle import (
     LEAD_COLUMNS,
     effective_cap,
+    event_of_request,
     fetch_lead_row,
     record_event,
     status_is,
@@ -108,15 +109,6 @@ def _replay(session: Session, actor: Actor, lead_id: int | None, kind: str) -> C
     if kind == "call_back_due":
         return ClaimResult(lead=lead, message=CALL_BACK_DUE, from_callback=True)
     return ClaimResult(lead=lead, message="")
-
-
-def _done_before(session: Session | Connection, request_id: str | None) -> Any:
-    """The event a request id already produced: ``(lead_id, kind)``, or ``None``."""
-    if not request_id:
-        return None
-    return session.execute(
-        select(LeadEvent.lead_id, LeadEvent.kind).where(LeadEvent.request_id == request_id)
-    ).first()
 
 
 # --- PostgreSQL: one call to salesdesk_claim_next() ------------------------------------
@@ -401,9 +393,9 @@ def _claim_step_by_step(db: Database, actor: Actor, request_id: str | None) -> C
         # Lock first: everything after this statement sees this rep's latest state.
         user, rules, pool_ids = _lock_rep(conn, actor)
         with Session(bind=conn) as session:
-            done = _done_before(session, request_id)
+            done = event_of_request(session, request_id)
             if done is not None:
-                return _replay(session, actor, *done)
+                return _replay(session, actor, done.lead_id, done.kind)
             _check_may_take_another(session, user, rules)
             lead_row = _reopen_due_call_back(session, user, now, request_id)
             if lead_row is not None:

@@ -150,18 +150,25 @@ def record_event(
     )
 
 
-def replayed(session: Session, request_id: str | None) -> tuple[bool, int | None]:
-    """Has this click already been done? Returns ``(done, lead_id)``.
+def event_of_request(session: Session, request_id: str | None) -> Any:
+    """The event an earlier attempt of this click wrote — ``(lead_id, kind, details)`` — or None.
 
     A client retries a click after a lost connection with the same request id;
-    the event that id produced is the proof it committed.
+    the event that id produced is the proof it committed, and what it did.
     """
     if not request_id:
-        return False, None
-    row = session.execute(
-        select(LeadEvent.lead_id).where(LeadEvent.request_id == request_id)
+        return None
+    return session.execute(
+        select(LeadEvent.lead_id, LeadEvent.kind, LeadEvent.details).where(
+            LeadEvent.request_id == request_id
+        )
     ).first()
-    return (True, row[0]) if row else (False, None)
+
+
+def replayed(session: Session, request_id: str | None) -> tuple[bool, int | None]:
+    """Has this click already been done? Returns ``(done, lead_id)``."""
+    row = event_of_request(session, request_id)
+    return (True, row.lead_id) if row else (False, None)
 
 
 def transition(
