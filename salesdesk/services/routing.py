@@ -39,6 +39,11 @@ def route_waiting_leads(
     Runs inside the caller's transaction. Members who are inactive, at their
     cap or have a zero share are skipped; leads left over (everyone full) keep
     waiting in the pool for the next run or for Next. Returns how many moved.
+
+    The ``routed`` event has no actor: the pool's rule chose the rep, and a
+    history that named the manager who imported the lead would read as if
+    they had assigned it. ``actor_id`` (who set the routing off, if a person
+    did) is kept in the event's details as ``triggered_by``.
     """
     pool = session.execute(
         select(Pool).where(Pool.id == pool_id).with_for_update()
@@ -82,14 +87,17 @@ def route_waiting_leads(
                 break  # everyone is full: the rest keep waiting
             continue
         member, user = _pick_member(eligible, weighted)
+        details: dict[str, object] = {"pool_id": pool_id, "routing": pool.routing}
+        if actor_id is not None:
+            details["triggered_by"] = actor_id
         give_to(
             session,
             lead,
             user.id,
             kind="routed",
-            actor_id=actor_id,
+            actor_id=None,  # the pool's rule chose the rep, not the person who added the lead
             at=now,
-            details={"pool_id": pool_id, "routing": pool.routing},
+            details=details,
         )
         name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
         notify(

@@ -12,6 +12,8 @@ from salesdesk.ui.timefmt import format_compact, format_datetime
 
 _Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("When", "Who", "What")
+# How a push pool chose the rep, as a ``routed`` event's details name it.
+ROUTING_WORDS = {"round_robin": "round robin", "weighted": "weighted shares"}
 
 
 def describe_event(event: EventRow) -> str:
@@ -27,7 +29,8 @@ def describe_event(event: EventRow) -> str:
     if kind == "assigned":
         return f"Assigned to {to_owner}"
     if kind == "routed":
-        return f"Sent to {to_owner} by the pool's routing"
+        how = ROUTING_WORDS.get(str(d.get("routing", "")))
+        return f"Routed to {to_owner} ({how})" if how else f"Routed to {to_owner}"
     if kind == "reassigned":
         return f"Reassigned from {from_owner} to {to_owner}"
     if kind == "call_back":
@@ -57,6 +60,17 @@ def describe_event(event: EventRow) -> str:
     if kind == "owner_left":
         return f"Back to the pool: {from_owner} left the team"
     return kind.replace("_", " ").capitalize()
+
+
+def describe_actor(event: EventRow) -> str:
+    """Who did it: a person, or SalesDesk for what a rule or a clock job did.
+
+    Routing is always SalesDesk's doing, even in events written before routing
+    stopped recording the importer as the actor: the pool's rule chose the rep.
+    """
+    if event.kind == "routed" or not event.actor_name:
+        return "SalesDesk"
+    return event.actor_name
 
 
 def _iso_local(value: str) -> str:
@@ -117,6 +131,6 @@ class HistoryModel(QAbstractTableModel):
                     return format_datetime(event.at)
                 return format_compact(event.at)
             if column == 1:
-                return event.actor_name or "SalesDesk"
+                return describe_actor(event)
             return describe_event(event)
         return None

@@ -13,7 +13,7 @@ from html import escape
 from PySide6.QtWidgets import QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 from salesdesk.services.records import EventRow, LeadDetail, NoteRow
-from salesdesk.ui.desk.history_model import describe_event
+from salesdesk.ui.desk.history_model import describe_actor, describe_event
 from salesdesk.ui.manager.pool_model import STATUS_WORDS
 from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
 
@@ -25,7 +25,7 @@ def history_html(events: tuple[EventRow, ...]) -> str:
     items = [
         f"<p style='margin:0 0 8px 0'>{escape(describe_event(e))}<br>"
         f"<span style='color:gray'>{escape(format_compact(e.at))} · "
-        f"{escape(e.actor_name or 'SalesDesk')}</span></p>"
+        f"{escape(describe_actor(e))}</span></p>"
         for e in reversed(events)
     ]
     return "".join(items) or "<p>No history yet.</p>"

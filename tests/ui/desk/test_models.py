@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from salesdesk.services.notifications import NotificationRow
 from salesdesk.services.records import EventRow, LeadRow
-from salesdesk.ui.desk.history_model import HistoryModel, describe_event
+from salesdesk.ui.desk.history_model import HistoryModel, describe_actor, describe_event
 from salesdesk.ui.desk.lead_list_model import CALL_BACKS, CURRENT, OVERDUE_ROLE, LeadListModel
 from salesdesk.ui.notification_model import LEAD_ID_ROLE, NotificationModel
 
@@ -106,6 +106,17 @@ def test_history_model(qtmodeltester):
     assert model.data(model.index(1, 1)) == "SalesDesk"  # a clock job or routing
     assert model.data(model.index(2, 2)) == "Reassigned from Bob to Alice"
     assert model.data(model.index(5, 2)) == "Something new"
+
+
+def test_routing_is_described_as_the_pools_doing_even_in_old_events():
+    routed = _event(1, "routed", pool_id=3, routing="round_robin")
+    assert routed.actor_name == "Morgan Manager"  # as routing at import once recorded it
+    assert describe_event(routed) == "Routed to Alice (round robin)"
+    assert describe_actor(routed) == "SalesDesk"
+    weighted = _event(2, "routed", routing="weighted")
+    assert describe_event(weighted) == "Routed to Alice (weighted shares)"
+    assert describe_event(_event(3, "routed")) == "Routed to Alice"
+    assert describe_actor(_event(3, "assigned")) == "Morgan Manager"
 
 
 def test_every_event_kind_the_services_write_has_words():

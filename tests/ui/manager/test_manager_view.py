@@ -241,6 +241,25 @@ def test_selecting_one_lead_shows_its_whole_history(scene, clock):
     assert panel.lead_id is None
 
 
+def test_a_lead_routed_at_import_says_the_pool_routed_it_not_the_manager(scene):
+    from salesdesk.models import Routing
+    from salesdesk.services import importing
+
+    floor = scene.floor
+    floor.pool("Partners", routing=Routing.WEIGHTED.value, members={scene.bob: 2})
+    data = b"Email\r\nnew@example.com\r\n"
+    assert importing.import_rows(floor.db, floor.manager, data, "Partners").imported == 1
+    scene.tab.model.reload()
+    scene.settle()
+    lead_id = next(r.id for r in scene.rows() if r.email == "new@example.com")
+    scene.select([lead_id])
+    scene.qtbot.waitUntil(lambda: scene.tab.history.lead_id == lead_id, timeout=10_000)
+    lines = scene.tab.history.history.toPlainText().splitlines()
+    # Newest first: the routing (by SalesDesk), then the manager adding the lead.
+    assert lines[0] == "Routed to Bob (weighted shares)" and lines[1].endswith("· SalesDesk")
+    assert lines[2] == "Added to the pool" and lines[3].endswith("· Manager")
+
+
 def test_another_clients_change_reaches_the_rows_on_screen(scene):
     lead_id = next(r.id for r in scene.rows() if r.owner_id is None)
     leads.assign_leads(scene.floor.db, scene.floor.admin, [lead_id], scene.bob.id)
