@@ -8,37 +8,46 @@ narrow side panel.
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 from salesdesk.services.records import EventRow, LeadDetail, NoteRow
 from salesdesk.ui.desk.history_model import describe_actor, describe_event
-from salesdesk.ui.manager.pool_model import STATUS_WORDS
+from salesdesk.ui.manager.pool_model import STATUS_WORDS, short_date
 from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
 
 NOTHING_SELECTED = "Select a lead to see its history."
 
 
-def history_html(events: tuple[EventRow, ...]) -> str:
-    """Newest first: what happened, then when and who, one paragraph each."""
+def history_html(events: tuple[EventRow, ...], this_year: int | None = None) -> str:
+    """Newest first: what happened, then when and who, one paragraph each.
+
+    ``this_year`` drops the year from this year's dates (as the table does),
+    so "2 Mar 09:30 · Carol Nguyen" fits on one line of the narrow pane.
+    """
     items = [
         f"<p style='margin:0 0 8px 0'>{escape(describe_event(e))}<br>"
-        f"<span style='color:gray'>{escape(format_compact(e.at))} · "
+        f"<span style='color:gray'>{escape(_when(e.at, this_year))} · "
         f"{escape(describe_actor(e))}</span></p>"
         for e in reversed(events)
     ]
     return "".join(items) or "<p>No history yet.</p>"
 
 
-def notes_html(notes: tuple[NoteRow, ...]) -> str:
+def notes_html(notes: tuple[NoteRow, ...], this_year: int | None = None) -> str:
     items = [
         f"<p style='margin:0 0 10px 0'><span style='color:gray'>"
-        f"{escape(format_compact(n.at))} · {escape(n.author_name or 'SalesDesk')}</span><br>"
+        f"{escape(_when(n.at, this_year))} · {escape(n.author_name or 'SalesDesk')}</span><br>"
         f"{escape(n.body).replace(chr(10), '<br>')}</p>"
         for n in reversed(notes)
     ]
     return "".join(items)
+
+
+def _when(at: datetime, this_year: int | None) -> str:
+    return format_compact(at) if this_year is None else short_date(at, this_year)
 
 
 class LeadHistoryPanel(QWidget):
@@ -85,7 +94,8 @@ class LeadHistoryPanel(QWidget):
         self.tabs.setTabText(1, "Notes")
         self.tabs.setEnabled(False)
 
-    def show_detail(self, detail: LeadDetail) -> None:
+    def show_detail(self, detail: LeadDetail, this_year: int | None = None) -> None:
+        """Show a lead; ``this_year`` (local) shortens this year's dates in its history."""
         lead = detail.lead
         self._lead_id = lead.id
         self.events = detail.history
@@ -101,8 +111,8 @@ class LeadHistoryPanel(QWidget):
         if lead.tags:
             lines.append("Tags: " + ", ".join(lead.tags))
         self.summary.setText("\n".join(lines))
-        self.history.setHtml(history_html(detail.history))
-        self.notes.setHtml(notes_html(detail.notes))
+        self.history.setHtml(history_html(detail.history, this_year))
+        self.notes.setHtml(notes_html(detail.notes, this_year))
         self.tabs.setTabText(0, f"History ({len(detail.history)})")
         self.tabs.setTabText(1, f"Notes ({len(detail.notes)})" if detail.notes else "Notes")
         self.tabs.setEnabled(True)

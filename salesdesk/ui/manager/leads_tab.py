@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QItemSelection, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -34,12 +34,26 @@ from salesdesk.ui.manager.assign_dialog import AssignDialog
 from salesdesk.ui.manager.filter_bar import FilterBar
 from salesdesk.ui.manager.lead_history_panel import LeadHistoryPanel
 from salesdesk.ui.manager.manager_work import FilterChoices
-from salesdesk.ui.manager.pool_model import COLUMNS, DEFAULT_SORT_COLUMN, PoolModel
+from salesdesk.ui.manager.pool_model import DEFAULT_SORT_COLUMN, PoolModel
+from salesdesk.ui.manager.table_layout import TableLayout
 from salesdesk.ui.message_bar import ERROR, INFO, WARNING
 from salesdesk.ui.tasks import TaskFailure
+from salesdesk.ui.timefmt import to_local
 
 MAX_BULK = 5_000
 DETAIL_DELAY_MS = 150
+HEADER_KEY = "manager/leads_columns"
+SPLITTER_KEY = "manager/leads_splitter"
+PANE_MIN_WIDTH = 220
+
+
+def pane_width(total: int) -> int:
+    """The lead pane's first width: under a fifth of the tab, 220–340 px; the rest is the table's.
+
+    The pane holds a summary and a history that wrap; the table has eleven
+    columns that do not. At 1280 px this leaves the table about 1,020 px.
+    """
+    return max(PANE_MIN_WIDTH, min(340, total * 18 // 100))
 
 
 def describe_count(count: LeadCount | None) -> str:
@@ -105,10 +119,6 @@ class LeadsTab(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
-        metrics = self.table.fontMetrics()
-        for column, spec in enumerate(COLUMNS):
-            text = max(spec.sample, spec.title, key=metrics.horizontalAdvance)
-            header.resizeSection(column, metrics.horizontalAdvance(text) + 12)
         header.setStretchLastSection(True)
         header.setSortIndicator(DEFAULT_SORT_COLUMN, Qt.SortOrder.DescendingOrder)
 
@@ -133,6 +143,7 @@ class LeadsTab(QWidget):
         actions_row.addWidget(self.refresh_button)
 
         self.history = LeadHistoryPanel()
+        self.history.setMinimumWidth(PANE_MIN_WIDTH)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -141,9 +152,12 @@ class LeadsTab(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.history)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([990, 270])
+        self.splitter.setChildrenCollapsible(False)
+        # A wider window widens the table; the pane keeps its width (or the one dragged to).
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.columns = TableLayout(self.table, context.settings, HEADER_KEY)
+        self._pane_placed = self._restore_splitter()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -164,6 +178,8 @@ class LeadsTab(QWidget):
         self.return_button.clicked.connect(self.return_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         self.refresh_button.clicked.connect(self.model.reload)
+        self.model.page_loaded.connect(self._on_page_loaded)
+        self.splitter.splitterMoved.connect(self._save_splitter)
         # Only Delete: the desk's single-letter keys (A, P, F5…) sit in the same
         # window's menu once a manager opens their own desk.
         self._add_shortcut(QKeySequence.StandardKey.Delete, self.remove_selected)
@@ -175,6 +191,31 @@ class LeadsTab(QWidget):
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         action.triggered.connect(slot)  # type: ignore[arg-type]
         self.addAction(action)
+
+    # --- the layout: the pane's width and the columns' ---
+
+    def _restore_splitter(self) -> bool:
+        state = self._context.settings.value(SPLITTER_KEY)
+        return (
+            isinstance(state, QByteArray)
+            and not state.isEmpty()
+            and (self.splitter.restoreState(state))
+        )
+
+    def _save_splitter(self) -> None:
+        self._context.settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._pane_placed:
+            self._pane_placed = True
+            total = sum(self.splitter.sizes()) or self.splitter.width()
+            pane = pane_width(total)
+            self.splitter.setSizes([max(0, total - pane), pane])
+
+    def _on_page_loaded(self, page: int) -> None:
+        if page == 0:
+            self.columns.measure_rows(min(self.model.rowCount(), self.model.page_size))
 
     # --- what is shown ---
 
@@ -353,4 +394,4 @@ class LeadsTab(QWidget):
     def _on_detail(self, detail: LeadDetail) -> None:
         ids = self.selected_ids()
         if ids == [detail.lead.id]:
-            self.history.show_detail(detail)
+            self.history.show_detail(detail, to_local(self._context.now()).year)

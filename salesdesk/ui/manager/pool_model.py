@@ -72,21 +72,22 @@ STATUS_WORDS = {
 class Column:
     title: str
     sort: str  # the key of lead_table.SORT_KEYS
-    sample: str  # a typical value, to size the column
+    sample: str  # the widest value it usually shows, to size the column before rows arrive
+    elastic: bool = False  # free text (names, companies): may give width, or take what is over
 
 
 COLUMNS = (
-    Column("Name", "name", "Emma Kowalski"),
-    Column("Company", "company", "Alpine Ski Hou"),
-    Column("Pool", "pool", "Webinar follow"),
-    Column("Status", "status", "Call back"),
-    Column("Owner", "owner", "Carol Nguye"),
+    Column("Name", "name", "Hannah Johnson", elastic=True),
+    Column("Company", "company", "Wide World Importers", elastic=True),
+    Column("Pool", "pool", "Webinar follow-up", elastic=True),
+    Column("Status", "status", "Appointment"),
+    Column("Owner", "owner", "Carol Nguyen", elastic=True),
     Column("Assigned", "assigned_at", "22 Nov 16:22"),
     Column("Contacted", "last_contacted_at", "22 Nov 16:22"),
     Column("Call back", "call_back_at", "22 Nov 16:22"),
-    Column("Source", "source", "Trade show"),
+    Column("Source", "source", "Trade show", elastic=True),
     Column("Score", "score", "100"),
-    Column("Added", "created_at", "22 Nov 16:22"),
+    Column("Added", "created_at", "22 Nov"),
 )
 DEFAULT_SORT_COLUMN = len(COLUMNS) - 1  # Added, newest first
 _DATE_COLUMNS = {5, 6, 7, 10}
@@ -100,6 +101,19 @@ def short_date(utc: datetime | None, this_year: int) -> str:
     if local.year == this_year:
         return f"{local.day} {local:%b %H:%M}"
     return f"{local.day} {local:%b %Y}"
+
+
+def day_only(utc: datetime | None, this_year: int) -> str:
+    """``22 Nov`` this year, ``Mar 2025`` before: when a lead came in, the hour is noise.
+
+    As narrow as the column's title; the tooltip has the whole date and time.
+    """
+    if utc is None:
+        return EMPTY
+    local = to_local(utc)
+    if local.year == this_year:
+        return f"{local.day} {local:%b}"
+    return f"{local:%b %Y}"
 
 
 def _display(row: LeadRow, column: int, this_year: int) -> str:
@@ -123,7 +137,7 @@ def _display(row: LeadRow, column: int, this_year: int) -> str:
         return row.source or EMPTY
     if column == 9:
         return str(row.score)
-    return short_date(row.created_at, this_year)
+    return day_only(row.created_at, this_year)
 
 
 def _tooltip(row: LeadRow, column: int) -> str | None:
@@ -197,6 +211,10 @@ class PoolModel(QAbstractTableModel):
     @property
     def filters(self) -> LeadFilter:
         return self._filters
+
+    @property
+    def page_size(self) -> int:
+        return self._page_size
 
     @property
     def sort_column(self) -> int:
