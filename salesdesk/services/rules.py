@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
@@ -255,6 +255,26 @@ def follow_up_problem(days: int | None, idle_days: int, keep_days: int) -> str:
     return ""
 
 
+# PostgreSQL advisory lock key for changes to settings that are checked against
+# each other (any number would do; this one is "SDRULES" in letters' places).
+_SETTINGS_LOCK_KEY = 0x5344_5255_4C45_53
+
+
+def lock_settings(session: Session) -> None:
+    """Take turns, floor-wide, with any other change to the rules or a pool's follow-up.
+
+    The idle limit and keep period are checked against every pool's follow-up,
+    and a follow-up against them. On PostgreSQL two admins saving one of each
+    at the same moment would each check against the other's old value and
+    both save, leaving a follow-up that can never fire; this lock, held until
+    the transaction ends, makes the second one wait and then check against the
+    first one's change. (On SQLite a write transaction already has the
+    database to itself.) Call it before reading what will be checked.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SETTINGS_LOCK_KEY})
+
+
 def check_follow_ups(session: Session, rules: Rules, changed: Iterable[str]) -> None:
     """Refuse an idle limit or keep period that leaves a pool's follow-up unable to fire.
 
@@ -323,6 +343,7 @@ def update_rules(db: Database, actor: Actor, changes: Mapping[str, Any]) -> Rule
     clean = validate(changes)
     with db.write() as session:
         require(session, actor, ADMINS)
+        lock_settings(session)
         now = db.now()
         for key, value in clean.items():
             stored = list(value) if isinstance(value, tuple) else value

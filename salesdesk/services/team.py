@@ -18,7 +18,7 @@ from salesdesk.services.auth import ADMINS, MANAGERS, hash_password, require
 from salesdesk.services.errors import NotFoundError, ValidationError
 from salesdesk.services.lifecycle import give_to, release_to_pool
 from salesdesk.services.records import UNCHANGED, Actor, MemberRow, PoolRow, Unchanged, UserRow
-from salesdesk.services.rules import follow_up_problem, load_rules
+from salesdesk.services.rules import follow_up_problem, load_rules, lock_settings
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD = 8
@@ -217,6 +217,7 @@ def _check_follow_up(session: Session, days: int | None) -> None:
         raise ValidationError(
             "Follow-up reminder must be 1 to 365 days, or off.", field="follow_up_days"
         )
+    lock_settings(session)  # the rules read next are the latest, and stay so until commit
     rules = load_rules(session)
     problem = follow_up_problem(days, rules.idle_days, rules.keep_days)
     if problem:

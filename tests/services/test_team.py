@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from salesdesk.models import Routing
+from salesdesk.models import Routing, Rule
 from salesdesk.services import allocation, auth, lead_table, leads, rules, team
 from salesdesk.services.errors import AuthenticationError, NotAllowedError, ValidationError
 from tests.conftest import PASSWORD
@@ -132,6 +134,35 @@ def test_shares_are_validated(db, floor):
         team.set_members(db, floor.admin, pool.id, {alice.id: -2})
     row = team.set_members(db, floor.admin, pool.id, {alice.id: 3})
     assert [(m.display_name, m.weight) for m in row.members] == [("Alice", 3)]
+
+
+def test_a_follow_up_saved_during_a_rules_save_waits_and_is_checked_against_it(db, floor):
+    """Two admins at once: one lowering the idle limit, one lengthening a follow-up.
+    Each alone is fine; together the follow-up could never fire. The follow-up save
+    waits for the rules save and is then refused against the new idle limit (on
+    PostgreSQL it would otherwise read the old limit and both would be saved)."""
+    pool = floor.pool("Inbound")
+    rules.update_rules(db, floor.admin, {"idle_days": 5})
+    outcome: list[object] = []
+
+    def save_follow_up() -> None:
+        try:
+            outcome.append(team.update_pool(db, floor.admin, pool.id, follow_up_days=3))
+        except ValidationError as exc:
+            outcome.append(exc)
+
+    with db.write() as session:  # the other admin's rules save, half done
+        rules.lock_settings(session)
+        session.get(Rule, "idle_days").value = 2
+        session.flush()
+        other = threading.Thread(target=save_follow_up)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive() and not outcome  # waiting, not saved on the old limit
+    other.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], ValidationError)
+    assert "after 3 days can never happen" in outcome[0].message
+    assert team.find_pool(db, "Inbound").follow_up_days is None
 
 
 def test_a_demoted_manager_loses_manager_powers_on_the_next_click(db, floor):
