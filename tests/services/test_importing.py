@@ -479,3 +479,62 @@ def test_a_pool_deleted_during_the_import_stops_it_with_a_known_error(db, pool, 
     with pytest.raises(NotFoundError, match="The pool was deleted during the import"):
         run(db, data, progress=delete_the_pool)
     assert count_leads(db) == 2  # the first batch was committed before the pool went
+
+
+# --- the fast row path keeps the rules of a lead entered by hand -----------------------
+
+TRICKY = [
+    ("ok@example.com", ""),
+    (" Spaced@Example.COM ", ""),
+    ("no-at-sign", ""),
+    ("two@@example.com", ""),
+    ("a@b", ""),
+    ("comma,in@example.com", ""),
+    ("ünï@exämple.com", ""),
+    ("", "+44 20 7946 0018"),
+    ("", "12"),
+    ("", "1234"),
+    ("", "12345"),
+    ("", "٣٣٣٣٣"),  # Arabic-Indic digits are digits to the rule, too
+    ("", "0044-20-7946-0018 ext. 99"),
+    ("", "no digits"),
+    ("", '="07700 900123"'),
+    ('="x@example.com"', ""),
+    ("x@example.com", "1"),
+]
+
+
+def test_rows_are_refused_and_keyed_exactly_as_a_lead_entered_by_hand(db, pool):
+    """The import checks rows itself for speed; its answers must be check_new_lead's."""
+    quoted = [
+        f'"{e.replace(chr(34), chr(34) * 2)}","{p.replace(chr(34), chr(34) * 2)}"'
+        for e, p in TRICKY
+    ]
+    summary = run(db, csv_bytes("Email,Phone", *quoted))
+    expected_rejected = []
+    for line, (email, phone) in enumerate(TRICKY, start=2):
+        email, phone = importing._unwrap(email.strip()), importing._unwrap(phone.strip())
+        lead = leads.NewLead(email=email or None, phone=phone or None)
+        try:
+            leads.check_new_lead(lead)
+        except ValidationError as exc:
+            expected_rejected.append(RejectedRow(line, exc.message))
+    assert summary.rejected == tuple(expected_rejected)
+    assert summary.imported == len(TRICKY) - len(expected_rejected)
+    with db.read() as session:
+        rows = session.execute(
+            select(Lead.email, Lead.phone, Lead.email_key, Lead.phone_key).order_by(Lead.id)
+        ).all()
+    assert len(rows) == summary.imported
+    for email, phone, email_key, phone_key in rows:
+        assert (email_key, phone_key) == (leads.email_key(email), leads.phone_key(phone))
+
+
+def test_custom_columns_are_stored_as_json_whatever_they_hold(db, pool):
+    values = ['say "hi"', "back\\slash", "tab\there", "Zoë ☎ 📞", "{not: json}", "=x"]
+    names = ('Note "A"', "Ünïcode", "Tab", "Emoji", "Braces", "Formula")
+    headings = ['"' + h.replace('"', '""') + '"' for h in names]
+    row = ",".join('"' + v.replace('"', '""') + '"' for v in values)
+    run(db, csv_bytes("Email," + ",".join(headings), "a@example.com," + row))
+    [lead] = stored(db)
+    assert lead["custom"] == dict(zip(names, values, strict=True))
