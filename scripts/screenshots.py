@@ -151,9 +151,14 @@ class Studio:
 
 
 def _alice_on_her_noted_lead(studio: Studio) -> Any:
+    """Alice's desk on the first of her current leads with a note (the demo replays her calls)."""
+    from salesdesk.services import leads
+
     window = studio.main_window("alice")
     desk = window.desk
-    noted = next(r for r in desk.current_model.rows if r.last_contacted_at is not None)
+    alice = studio.actor("alice")
+    called = [r for r in desk.current_model.rows if r.last_contacted_at is not None]
+    noted = next((r for r in called if leads.get_lead(studio.db, alice, r.id).notes), called[0])
     desk.show_lead(noted.id)
     studio.idle()
     return window

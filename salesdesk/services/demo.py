@@ -232,7 +232,7 @@ class _Replay:
         rnd = self.rnd
         first, last = rnd.choice(FIRST), rnd.choice(LAST)
         company = rnd.choice(COMPANIES)
-        domain = (company.split() or ["mail"])[0].lower().strip("'") + ".example"
+        domain = _ascii((company.split() or ["mail"])[0].lower()).replace("'", "") + ".example"
         self.n += 1
         local = _ascii(f"{first.lower()}.{last.lower().replace(chr(39), '')}")
         return leads.NewLead(

@@ -46,6 +46,10 @@ def notes_html(notes: tuple[NoteRow, ...], this_year: int | None = None) -> str:
     return "".join(items)
 
 
+def _breakable(email: str | None) -> str:
+    return (email or "").replace("@", "@\u200b")
+
+
 def _when(at: datetime, this_year: int | None) -> str:
     return format_compact(at) if this_year is None else short_date(at, this_year)
 
@@ -104,7 +108,8 @@ class LeadHistoryPanel(QWidget):
         lines = [
             f"{STATUS_WORDS.get(lead.status, lead.status)} · held by {owner} · "
             f"pool {lead.pool_name or EMPTY}",
-            *(x for x in (lead.company, lead.email, lead.phone) if x),
+            # An email address may break after its @ in the narrow pane (not be cut off).
+            *(x for x in (lead.company, _breakable(lead.email), lead.phone) if x),
         ]
         if lead.call_back_at is not None:
             lines.append(f"Call back {format_datetime(lead.call_back_at)}")
