@@ -17,7 +17,7 @@ Next, in one write transaction:
 Next is the busiest call on a floor, so each engine gets the shortest path:
 
 * PostgreSQL: the steps run inside the database function
-  ``salesdesk_claim_next`` (migrations 0006, 0007) — one prepared call on the
+  ``salesdesk_claim_next`` (migrations 0006–0008) — one prepared call on the
   thread's own autocommit connection, one round trip, the lock and the rest in
   statements with a fresh snapshot each.
 * SQLite: the whole claim holds the database's write lock, so it runs as plain
@@ -217,9 +217,9 @@ _SQLITE_DATETIME_COLUMNS = range(12, 20)  # created_at … dead_at in _CLAIMED_C
 _SQLITE_TAGS_COLUMN = 20
 
 # Everything Next checks, in one statement: the rep and the rules, an earlier
-# attempt of this click, the rep's pullable pools (how many, and the one), and the
-# rep's current leads (how many, and the first still waiting for an action — a
-# due call back waits again until it is acted on).
+# attempt of this click, the rep's pullable pools (how many, and the one), how
+# many current leads the rep holds, and whether a call back is due (both from the
+# index alone: a due call back is then reopened by its own statement).
 _SQLITE_REP = f"""
     SELECT u.display_name, u.role, u.active, u.cap,
            (SELECT json_group_object(r.key, json(r.value)) FROM rules AS r),
@@ -230,12 +230,18 @@ _SQLITE_REP = f"""
            (SELECT min(m.pool_id) FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
             WHERE m.user_id = u.id AND p.active AND p.routing <> '{Routing.MANUAL.value}'),
            (SELECT count(*) FROM leads AS l WHERE l.owner_id = u.id AND l.status = 'current'),
-           (SELECT min(l.id) FROM leads AS l
-            WHERE l.owner_id = u.id AND l.status = 'current'
-              AND (l.last_action_at IS NULL OR l.last_action_at < l.assigned_at
-                   OR l.last_action_at < l.call_back_at))
+           EXISTS (SELECT 1 FROM leads AS l
+                   WHERE l.owner_id = u.id AND l.status = 'callback' AND l.call_back_at <= :now)
     FROM users AS u
     WHERE u.id = :uid
+"""
+# One lead at a time only: the first current lead still waiting for an action (a due
+# call back waits again until it is acted on). It reads every held lead's row, so it
+# runs only when the rule is on: with the rule off it was most of a claim's page reads.
+_SQLITE_WAITING = """
+    SELECT min(id) FROM leads
+    WHERE owner_id = :uid AND status = 'current'
+      AND (last_action_at IS NULL OR last_action_at < assigned_at OR last_action_at < call_back_at)
 """
 _SQLITE_DUE = f"""
     UPDATE leads SET status = 'current'
@@ -317,21 +323,29 @@ def _sqlite_claim_steps(
     ``empty`` / ``no_pools``, or ``given`` (event kind, the lead's row, the
     rep's name); ``None`` for the step-by-step path.
     """
-    rep = lite.execute(_SQLITE_REP, {"uid": actor.id, "request_id": request_id}).fetchone()
+    at = to_db(now)
+    rep = lite.execute(
+        _SQLITE_REP, {"uid": actor.id, "request_id": request_id, "now": at}
+    ).fetchone()
     if rep is None or not rep[2] or rep[1] not in ANYONE:
         return None
     display_name, user_cap, stored = rep[0], rep[3], rep[4]
-    done_kind, done_lead, pools, pool_id, held, waiting_id = rep[5:]
+    done_kind, done_lead, pools, pool_id, held, call_back_due = rep[5:]
     if done_kind is not None:
         return "done", (done_lead, done_kind)
     if pools > 1:
         return None
     rules = _sqlite_rules(stored or "{}")
     cap = user_cap if user_cap is not None else rules.cap
-    if held >= cap or (rules.one_at_a_time and waiting_id is not None):
-        return "refused", (held, cap, waiting_id)
-    at = to_db(now)
-    row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
+    if held >= cap:
+        return "refused", (held, cap, None)
+    if rules.one_at_a_time:
+        waiting_id = lite.execute(_SQLITE_WAITING, {"uid": actor.id}).fetchone()[0]
+        if waiting_id is not None:
+            return "refused", (held, cap, waiting_id)
+    row = None
+    if call_back_due:  # may still find none: a manager may have just taken it away
+        row = lite.execute(_SQLITE_DUE, {"uid": actor.id, "now": at}).fetchone()
     kind, from_status, details = "call_back_due", "callback", "{}"
     from_owner: int | None = actor.id
     if row is None:

@@ -196,6 +196,25 @@ def test_due_call_back_comes_before_pool_leads(db, floor, clock):
     assert result.lead.status == "current"
 
 
+def test_a_due_call_back_waits_while_the_rep_is_at_the_cap(db, floor, clock):
+    """The cap counts Current leads; a due call back would be one more, so it waits
+    (and is not swapped for a pool lead either) until the rep is under the cap."""
+    alice = floor.rep("alice", cap=2)
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 5)
+    later = allocation.claim_next_lead(db, alice).lead
+    actions.schedule_call_back(db, alice, later.id, clock.now + timedelta(hours=1))
+    allocation.claim_next_lead(db, alice)
+    held = allocation.claim_next_lead(db, alice).lead
+    clock.advance(hours=2)
+
+    with pytest.raises(CapReachedError, match="You hold 2 current leads"):
+        allocation.claim_next_lead(db, alice)
+    actions.mark_dead(db, alice, held.id)
+    result = allocation.claim_next_lead(db, alice)
+    assert result.from_callback and result.lead.id == later.id
+
+
 def test_a_lead_that_left_a_rep_is_not_handed_straight_back(db, floor, clock):
     alice = floor.rep("alice")
     bob = floor.rep("bob")
