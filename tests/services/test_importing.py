@@ -538,3 +538,27 @@ def test_custom_columns_are_stored_as_json_whatever_they_hold(db, pool):
     run(db, csv_bytes("Email," + ",".join(headings), "a@example.com," + row))
     [lead] = stored(db)
     assert lead["custom"] == dict(zip(names, values, strict=True))
+
+
+def test_the_import_leaves_pooled_connections_with_their_own_page_cache(sqlite_db):
+    from salesdesk import migrations
+    from salesdesk.services import team
+
+    migrations.upgrade(sqlite_db)
+    team.add_pool(sqlite_db, None, "Inbound")
+    with sqlite_db.read() as session:
+        before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one()
+    seen = []
+
+    def look(line, total):  # between batches: the connection is back in the pool
+        with sqlite_db.write() as session:
+            seen.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    data = csv_bytes("Email", *(f"lead{n}@example.com" for n in range(5)))
+    importing.BATCH_SIZE, size = 2, importing.BATCH_SIZE
+    try:
+        summary = importing.import_rows(sqlite_db, None, data, "Inbound", progress=look)
+    finally:
+        importing.BATCH_SIZE = size
+    assert summary.imported == 5
+    assert seen == [before] * 3
