@@ -88,11 +88,12 @@ class LiveWatcher(QObject):
         self._timers.append(
             self._context.tasks.repeat(
                 self._poll_ms,
-                self._probe,
+                probe_changes,
                 on_done=self._on_changes,
                 on_error=self._on_error,
                 key="live.poll",
                 parent=self,
+                args_of=self._probe_args,
             )
         )
         if self._jobs_ms > 0:
@@ -135,7 +136,11 @@ class LiveWatcher(QObject):
     def poll(self) -> None:
         """Probe now (after a reconnect, or in tests)."""
         self._context.tasks.submit(
-            self._probe, on_done=self._on_changes, on_error=self._on_error, key="live.poll"
+            probe_changes,
+            *self._probe_args(),
+            on_done=self._on_changes,
+            on_error=self._on_error,
+            key="live.poll",
         )
 
     def run_jobs(self) -> None:
@@ -147,27 +152,17 @@ class LiveWatcher(QObject):
             key="live.jobs",
         )
 
-    def _probe(self) -> Any:
-        # Runs on the worker thread; reads the markers set on the main thread.
-        from salesdesk.services.desk import changes_since
-        from salesdesk.services.errors import NotAllowedError
-        from salesdesk.services.notifications import lead_notices_since
-
-        db, actor = self._context.db, self._context.actor
-        changes = changes_since(db, actor, self._marker, self._latest_note)
-        notices = None
-        # A lead notice is written with the lead event that moved the lead to or
-        # from this person, so a quiet round asks nothing more.
-        if (
-            self._notice_marker is None
-            or self._recheck_notices
-            or changes.mine_changed
-            or changes.unread != self._context.unread
-        ):
-            # A deactivated account is refused; the desk's own reload tells them so.
-            with contextlib.suppress(NotAllowedError):
-                notices = lead_notices_since(db, actor, self._notice_marker)
-        return changes, notices
+    def _probe_args(self) -> tuple[Any, ...]:
+        # Read on the main thread; the worker gets plain values, never this object.
+        return (
+            self._context.db,
+            self._context.actor,
+            self._marker,
+            self._latest_note,
+            self._notice_marker,
+            self._recheck_notices,
+            self._context.unread,
+        )
 
     def _on_changes(self, probe: Any) -> None:
         changes, notices = probe
@@ -207,3 +202,28 @@ class LiveWatcher(QObject):
         # A lost database is already on the banner; a bug goes to the window.
         if failure.is_bug:
             self._context.tasks.failed.emit(failure)
+
+
+def probe_changes(
+    db: Any,
+    actor: Any,
+    marker: int | None,
+    latest_note: int,
+    notice_marker: int | None,
+    recheck_notices: bool,
+    unread: int,
+) -> Any:
+    """What changed since ``marker``, and the lead notices if they may have (worker thread)."""
+    from salesdesk.services.desk import changes_since
+    from salesdesk.services.errors import NotAllowedError
+    from salesdesk.services.notifications import lead_notices_since
+
+    changes = changes_since(db, actor, marker, latest_note)
+    notices = None
+    # A lead notice is written with the lead event that moved the lead to or
+    # from this person, so a quiet round asks nothing more.
+    if notice_marker is None or recheck_notices or changes.mine_changed or changes.unread != unread:
+        # A deactivated account is refused; the desk's own reload tells them so.
+        with contextlib.suppress(NotAllowedError):
+            notices = lead_notices_since(db, actor, notice_marker)
+    return changes, notices
