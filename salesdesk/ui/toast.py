@@ -10,6 +10,7 @@ arrives while it is up joins it ("3 new leads") instead of stacking toasts.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QEasingCurve, QEvent, QObject, QPropertyAnimation, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QEnterEvent
 from PySide6.QtWidgets import (
@@ -93,13 +94,13 @@ class LeadToast(QFrame):
         self._timer.timeout.connect(self._on_timeout)
         self._fade_ms = FADE_MS if fade_ms is None else fade_ms
         self._fade: QPropertyAnimation | None = None
-        self._watched_window: QWidget | None = None
+        # (parent, window) whose events this toast filters: only while it is up.
+        self._watching: tuple[QWidget, QWidget] | None = None
         self._clear_of: QWidget | None = None
         self._gained: list[LeadNoticeRow] = []
         self._lost: list[LeadNoticeRow] = []
         self.gained_count = 0
         self.lost_count = 0
-        parent.installEventFilter(self)
         self.hide()
 
     # --- what it says ---------------------------------------------------------------------
@@ -213,20 +214,47 @@ class LeadToast(QFrame):
 
     # --- where it sits ------------------------------------------------------------------------
 
+    # The parent's resizes (to stay in its corner) and the window's activation (to
+    # start the clock again) matter only while the toast is up, so it filters
+    # their events from its show to its hide, and no longer.
+
     def showEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        window = self.window()
-        if window is not self._watched_window:
-            if self._watched_window is not None:
-                self._watched_window.removeEventFilter(self)
-            window.installEventFilter(self)
-            self._watched_window = window
+        self._watch()
         super().showEvent(event)
 
+    def hideEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        self._unwatch()
+        super().hideEvent(event)
+
+    def _watch(self) -> None:
+        parent, window = self.parentWidget(), self.window()
+        if parent is None or self._watching == (parent, window):
+            return
+        self._unwatch()
+        self._watching = (parent, window)
+        parent.installEventFilter(self)
+        if window is not parent:
+            window.installEventFilter(self)
+
+    def _unwatch(self) -> None:
+        # Also called in the window's teardown, when the attribute may be gone.
+        watching = getattr(self, "_watching", None) or (self.parentWidget(), self.window())
+        self._watching = None
+        for widget in watching:
+            if widget is not None and shiboken6.isValid(widget):
+                widget.removeEventFilter(self)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if watched is self.parent() and event.type() == QEvent.Type.Resize:
+        # Qt may still call this while the window is torn down, after the cycle
+        # collector has emptied this object's attributes: then it passes events on.
+        watching = getattr(self, "_watching", None)
+        if watching is None:
+            return False
+        parent, window = watching
+        if watched is parent and event.type() == QEvent.Type.Resize:
             self._place()
-        elif (
-            watched is self._watched_window
+        if (
+            watched is window
             and event.type() == QEvent.Type.WindowActivate
             and self.isVisible()
             and self._fade is None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QEnterEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
 from salesdesk.services import allocation, leads
 from salesdesk.ui import toast as toast_module
@@ -326,3 +327,56 @@ def test_a_deactivated_rep_still_hears_why_from_the_desk(rep, qtbot):
         # _on_failed); let it settle before the runner is shut down.
         team.reactivate_user(rep.floor.db, rep.floor.admin, rep.actor.id)
         wait_idle(qtbot, rep.context.tasks)
+
+
+# --- teardown -------------------------------------------------------------------------------
+
+
+def _toast_in_a_window() -> tuple[QMainWindow, LeadToast]:
+    window = QMainWindow()
+    centre = QWidget()
+    window.setCentralWidget(centre)
+    toast = LeadToast(centre)
+    # Reference cycles through the window, as a view's lambdas and attributes make.
+    window.cycle = window
+    window.toast_ref = toast
+    toast.window_ref = window
+    return window, toast
+
+
+def test_a_window_freed_by_the_cycle_collector_with_its_toast_up_raises_nothing(qtbot):
+    # The collector empties each wrapper's attributes, then the window's C++ teardown
+    # sends events to the toast's filter: it must not look for attributes then.
+    window, toast = _toast_in_a_window()
+    window.show()
+    toast.show()
+    qtbot.wait(10)
+    del window, toast
+    gc.collect()  # pytest-qt fails the test on an exception raised inside a Qt override
+
+
+def test_the_toast_filters_its_window_only_while_it_is_up(qtbot):
+    window, toast = _toast_in_a_window()
+    qtbot.addWidget(window)
+    window.show()
+    centre = window.centralWidget()
+    seen: list[QEvent.Type] = []
+    real_filter = toast.eventFilter
+
+    def spy(watched, event):
+        seen.append(event.type())
+        return real_filter(watched, event)
+
+    toast.eventFilter = spy  # type: ignore[method-assign]
+    centre.resize(500, 300)  # hidden: nothing to place, nothing watched
+    QApplication.sendEvent(centre, QEvent(QEvent.Type.Resize))
+    assert seen == []
+    toast.show()
+    QApplication.sendEvent(centre, QEvent(QEvent.Type.Resize))
+    assert QEvent.Type.Resize in seen
+    toast.dismiss()
+    seen.clear()
+    QApplication.sendEvent(centre, QEvent(QEvent.Type.Resize))
+    QApplication.sendEvent(window, QEvent(QEvent.Type.WindowActivate))
+    assert seen == []
+    window.cycle = window.toast_ref = toast.window_ref = None
