@@ -22,7 +22,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Role, User
+from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Role, Routing, User
 from salesdesk.services.auth import MANAGERS, require
 from salesdesk.services.errors import ValidationError
 from salesdesk.services.records import Actor
@@ -36,7 +36,10 @@ ACTION_KINDS = (*OUTCOME_KINDS, "contacted")
 
 # A rep with nothing done for this long is shown as idle.
 IDLE_AFTER = timedelta(hours=1)
-# A pool runs dry when fewer leads wait than this many per active member.
+# A pool reps pull from (routing "next") runs dry when fewer leads wait than
+# this many per active member. A pushed pool (round robin, weighted) hands
+# each lead out as it arrives, so nothing waiting there is normal; a manual
+# pool's leads wait for a manager, not for the reps.
 DRY_PER_MEMBER = 2
 MAX_DAYS = 92
 # The most lead sources the filter offers.
@@ -73,8 +76,8 @@ class PoolStatusRow:
     Attributes:
         counts: status -> number of leads (every status present, zeros included).
         members: active members of the pool.
-        running_dry: an active pool with members where fewer than
-            :data:`DRY_PER_MEMBER` leads per member are waiting.
+        running_dry: an active pool that its members pull from with Next, where
+            fewer than :data:`DRY_PER_MEMBER` leads per member are waiting.
     """
 
     pool_id: int | None
@@ -222,13 +225,14 @@ def pool_status_counts(db: Database, actor: Actor) -> list[PoolStatusRow]:
                 .group_by(PoolMember.pool_id)
             ).all()
         )
-        pools = session.execute(select(Pool.id, Pool.name, Pool.active)).all()
+        pools = session.execute(select(Pool.id, Pool.name, Pool.active, Pool.routing)).all()
         rows = []
-        for pool_id, name, active in sorted(pools, key=lambda p: (p[1].casefold(), p[0])):
+        for pool_id, name, active, routing in sorted(pools, key=lambda p: (p[1].casefold(), p[0])):
             by_status = _all_statuses(counts.get(pool_id, {}))
             n_members = members.get(pool_id, 0)
             dry = (
                 active
+                and routing == Routing.NEXT.value
                 and n_members > 0
                 and by_status[LeadStatus.POOL.value] < DRY_PER_MEMBER * n_members
             )

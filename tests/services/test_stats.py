@@ -109,6 +109,31 @@ def test_leads_by_status_per_pool_and_a_pool_running_dry(db, floor):
     assert not stats.pool_status_counts(db, floor.manager)[2].running_dry
 
 
+@pytest.mark.parametrize("routing", [Routing.ROUND_ROBIN.value, Routing.WEIGHTED.value])
+def test_a_pushed_pool_never_runs_dry_for_lack_of_waiting_leads(db, floor, routing):
+    # Routing hands each lead to a member as it arrives, so none ever waits in
+    # the pool: that is the pool working, not a pool running out.
+    alice, bob = floor.rep("alice"), floor.rep("bob")
+    pushed = floor.pool("Partners", routing=routing, members={alice: 2, bob: 1})
+    pulled = floor.pool("Webinar", members=[alice, bob])
+    floor.leads(pushed, 3)
+    floor.leads(pulled, 1)
+
+    partners, webinar = stats.pool_status_counts(db, floor.manager)
+
+    assert (partners.waiting, partners.counts["current"], partners.members) == (0, 3, 2)
+    assert not partners.running_dry
+    assert webinar.running_dry  # reps pull from it, and one lead is all that is left
+
+
+def test_a_manual_pool_waits_for_the_manager_and_does_not_run_dry(db, floor):
+    alice = floor.rep("alice")
+    manual = floor.pool("Key accounts", routing=Routing.MANUAL.value, members=[alice])
+    floor.leads(manual, 1)
+    (row,) = stats.pool_status_counts(db, floor.manager)
+    assert (row.waiting, row.running_dry) == (1, False)
+
+
 def test_leads_without_a_pool_are_listed_last(db, floor):
     pool = floor.pool("Inbound")
     ids = floor.leads(pool, 2)
