@@ -25,7 +25,8 @@ What the reader copes with, and how:
   starts — the line a person finds in a text editor.
 
 The rules for a lead (an email or a phone, a well-formed email) are those of
-:func:`leads.check_new_lead`, and rows go in through :func:`leads.insert_leads`,
+:func:`leads.check_new_lead`, and rows go in through
+:func:`leads.insert_lead_values`, the writer behind :func:`leads.insert_leads`,
 so an imported lead is exactly like one entered by hand: a ``created`` event,
 and push routing.
 
@@ -38,12 +39,16 @@ a failure half-way (the server goes away) leaves the earlier batches in; since
 duplicates are skipped, running the same file again finishes the job and adds
 nothing twice, which is the recovery a manager would try first anyway.
 
-Speed: each batch's duplicate check is one query answered from the
-``email_key`` / ``phone_key`` indexes alone, and :func:`leads.insert_leads`
-writes with COPY (PostgreSQL) or one raw executemany (SQLite). Reading and
-writing run on one thread on purpose: a writer thread was measured slower on
-SQLite, because sqlite3 releases the GIL for every row it steps and then waits
-for the reading thread to hand it back.
+Speed (figures in ``benchmarks/README.md``): a row goes from its cells to the
+stored values in one pass (:func:`_to_row`), each batch's duplicate check is
+one query answered from the ``email_key`` / ``phone_key`` indexes alone, and
+:func:`leads.insert_lead_values` writes with COPY (PostgreSQL) or one raw
+executemany (SQLite), in a batch whose SQLite page cache is raised for its
+own transaction (:func:`_page_cache_for_batch`). Reading and writing run on
+one thread on purpose: a writer thread was measured slower on SQLite, because
+sqlite3 releases the GIL for every row it steps and then waits for the
+reading thread to hand it back; on PostgreSQL, reading the next batch on a
+second thread while the server stores one was measured no faster.
 """
 
 from __future__ import annotations
