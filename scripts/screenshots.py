@@ -24,6 +24,7 @@ when it exists, in either of two shapes:
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import shutil
@@ -39,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
@@ -142,9 +143,18 @@ class Studio:
         self.idle()
 
     def shutdown(self) -> None:
+        """Close this screen's windows and free them here, on the GUI thread.
+
+        A closed window whose ``deleteLater`` was never reached (no event loop
+        runs here) and the reference cycles of its views are freed now, so the
+        next screen starts clean instead of inheriting them.
+        """
         self.close_all()
         self.tasks.shutdown(wait=True)
         self.db.dispose()
+        self._open.clear()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
 
 
 # --- the desk's screens -------------------------------------------------------------------------
