@@ -339,8 +339,24 @@ def _count(session: Session, conditions: list[Any]) -> LeadCount:
         Lead.id.between(low + i * step, low + i * step + _SAMPLE_WIDTH - 1)
         for i in range(_SAMPLE_WINDOWS)
     ]
-    hits = session.scalar(select(func.count()).where(*conditions, or_(*windows))) or 0
+    sampled = _by_id_alone(session, conditions)
+    hits = session.scalar(select(func.count()).where(*sampled, or_(*windows))) or 0
     return LeadCount(max(round(hits * span / slots), COUNT_EXACT_UP_TO + 1), False)
+
+
+def _by_id_alone(session: Session, conditions: list[Any]) -> list[Any]:
+    """``conditions`` for a read that must go by id: kept away from SQLite's indexes.
+
+    SQLite plans without statistics. Offered an index on a filter's column (the
+    partial index of assigned dates, say), it walks the filter's whole range
+    instead of the few id windows it was given: 95 ms instead of 2 for
+    "assigned in the last 7 days" on a million leads. A condition inside a
+    function call is one it cannot answer from an index. PostgreSQL keeps
+    statistics and is left to plan.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return conditions
+    return [func.ifnull(c, literal_column("0")) for c in conditions]
 
 
 def count_leads(db: Database, actor: Actor, filters: LeadFilter = LeadFilter()) -> LeadCount:
