@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import select, text
@@ -33,55 +33,81 @@ _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-F
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _rule(default: Any, help_text: str) -> Any:
+    """A rule with its default and the sentence the settings dialog shows under it.
+
+    The help is data, not a docstring, so a packaged build (which ships no
+    source) shows it too.
+    """
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """The floor's allocation rules. Field docs are what the settings dialog shows."""
+    """The floor's allocation rules; each one's help is what the settings dialog shows under it."""
 
-    keep_days: int = 14
-    """Days a rep keeps a lead before it returns to the pool (0 = no limit)."""
-    idle_days: int = 3
-    """Days without any action before a lead returns to the pool (0 = never)."""
-    dead_policy: str = "hide"
-    """'hide': dead leads are hidden and tagged; 'delete': removed for good."""
+    keep_days: int = _rule(
+        14, "Days a rep keeps a lead before it returns to the pool (0 = no limit)."
+    )
+    idle_days: int = _rule(
+        3, "Days without any action before a lead returns to the pool (0 = never)."
+    )
+    dead_policy: str = _rule(
+        "hide", "'hide': dead leads are hidden and tagged; 'delete': removed for good."
+    )
     dead_tag: str = "dead"
-    one_at_a_time: bool = False
-    """A rep must action their current lead before taking the next."""
-    rep_visibility: str = "own"
-    """'own': reps see only their own leads; 'own_and_pool_counts' adds pool sizes."""
-    cap: int = 25
-    """Most current leads one rep may hold (a user's own cap overrides it)."""
+    one_at_a_time: bool = _rule(
+        False, "A rep must action their current lead before taking the next."
+    )
+    rep_visibility: str = _rule(
+        "own", "'own': reps see only their own leads; 'own_and_pool_counts' adds pool sizes."
+    )
+    cap: int = _rule(25, "Most current leads one rep may hold (a user's own cap overrides it).")
     pool_order: str = "newest_first"
-    callback_reminder: str = "in_app"
-    """How a rep is reminded of a call back on its day: 'in_app' or 'email'."""
-    admin_emails: tuple[str, ...] = ()
-    """Where Appointment notices go."""
-    cooldown_hours: int = 24
-    """Hours before a lead that left a rep can be handed back to the same rep."""
-    company_name: str = "Our company"
-    """Your company's name, as emails to leads sign it ({{ company_name }})."""
-    follow_up_reminder: str = "in_app"
-    """How an owner is reminded of a lead left without contact for the pool's
-    follow-up days: 'in_app' or 'email'."""
-    assignment_digest: bool = True
-    """Email each person, at most hourly, a digest of leads given to them or taken away."""
+    callback_reminder: str = _rule(
+        "in_app", "How a rep is reminded of a call back on its day: 'in_app' or 'email'."
+    )
+    admin_emails: tuple[str, ...] = _rule((), "Where Appointment notices go.")
+    cooldown_hours: int = _rule(
+        24, "Hours before a lead that left a rep can be handed back to the same rep."
+    )
+    company_name: str = _rule(
+        "Our company", "Your company's name, as emails to leads sign it ({{ company_name }})."
+    )
+    follow_up_reminder: str = _rule(
+        "in_app",
+        "How an owner is reminded of a lead left without contact for the pool's follow-up "
+        "days: 'in_app' or 'email'.",
+    )
+    assignment_digest: bool = _rule(
+        True, "Email each person, at most hourly, a digest of leads given to them or taken away."
+    )
 
     # The mail server. The password is never a rule: it lives in the keychain
     # of the computer that sends (see services/mail_server.py).
-    mail_host: str = ""
-    """The SMTP server's name, e.g. smtp.example.com. Empty: mail waits in the outbox."""
-    mail_port: int = 587
-    """587 for STARTTLS, 465 for SSL, 25 for a plain relay."""
-    mail_security: str = "starttls"
-    """'starttls' (port 587), 'ssl' (port 465) or 'none' (a relay on a trusted network)."""
-    mail_user: str = ""
-    """The user name to sign in with; empty for a server that needs no sign-in."""
-    mail_from_address: str = ""
-    """The address mail comes from, e.g. sales@example.com."""
-    mail_from_name: str = "SalesDesk"
-    """The name shown beside the From address."""
-    mail_ca_file: str = ""
-    """A PEM file of extra certificate authorities to trust (a company's own CA); empty: the
-    system's list only."""
+    mail_host: str = _rule(
+        "", "The SMTP server's name, e.g. smtp.example.com. Empty: mail waits in the outbox."
+    )
+    mail_port: int = _rule(587, "587 for STARTTLS, 465 for SSL, 25 for a plain relay.")
+    mail_security: str = _rule(
+        "starttls",
+        "'starttls' (port 587), 'ssl' (port 465) or 'none' (a relay on a trusted network).",
+    )
+    mail_user: str = _rule(
+        "", "The user name to sign in with; empty for a server that needs no sign-in."
+    )
+    mail_from_address: str = _rule("", "The address mail comes from, e.g. sales@example.com.")
+    mail_from_name: str = _rule("SalesDesk", "The name shown beside the From address.")
+    mail_ca_file: str = _rule(
+        "",
+        "A PEM file of extra certificate authorities to trust (a company's own CA); empty: "
+        "the system's list only.",
+    )
+
+
+def rule_help() -> dict[str, str]:
+    """Each rule's help, by rule name (rules without one are left out)."""
+    return {f.name: f.metadata["help"] for f in fields(Rules) if "help" in f.metadata}
 
 
 def _whole(low: int, high: int, label: str) -> Callable[[Any], Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from salesdesk.services import rules
@@ -95,3 +97,19 @@ def test_a_pool_set_before_the_check_does_not_block_other_rules(db, floor):
     assert rules.update_rules(db, floor.admin, {"cap": 9, "company_name": "Acme"}).cap == 9
     with pytest.raises(ValidationError, match="after 7 days could never happen"):
         rules.update_rules(db, floor.admin, {"idle_days": 4})
+
+
+def test_rule_help_is_data_so_a_packaged_build_without_source_shows_it(monkeypatch):
+    import inspect
+
+    def no_source(obj):
+        raise OSError("a packaged build ships no source")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    shown = rules.rule_help()
+    assert shown["idle_days"] == (
+        "Days without any action before a lead returns to the pool (0 = never)."
+    )
+    assert "follow-up days: 'in_app' or 'email'" in shown["follow_up_reminder"]
+    assert "dead_tag" not in shown  # a rule without help is left out, not shown empty
+    assert set(shown) < {f.name for f in dataclasses.fields(rules.Rules)}

@@ -9,11 +9,8 @@ functions run off the main thread.
 
 from __future__ import annotations
 
-import ast
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from salesdesk.config import Secrets
@@ -49,31 +46,6 @@ class SettingsSnapshot:
     keychain_message: str
 
 
-@lru_cache(maxsize=1)
-def rule_help() -> dict[str, str]:
-    """Each rule's docstring from ``Rules`` (the words the dialog shows under a field).
-
-    Read from the source, where the docstrings sit under each field; empty when
-    the source is not shipped (a frozen build), and the dialog then shows none.
-    """
-    try:
-        tree = ast.parse(inspect.getsource(rules.Rules))
-    except (OSError, TypeError):
-        return {}
-    found: dict[str, str] = {}
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    for previous, node in zip(body, body[1:], strict=False):
-        if (
-            isinstance(previous, ast.AnnAssign)
-            and isinstance(previous.target, ast.Name)
-            and isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            found[previous.target.id] = " ".join(node.value.value.split())
-    return found
-
-
 def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnapshot:
     from salesdesk.services import mail_server
 
@@ -88,7 +60,7 @@ def load_settings(db: Database, actor: Actor, secrets: Secrets) -> SettingsSnaps
         saved = secrets.get(account) is not None
     return SettingsSnapshot(
         rules=floor_rules,
-        rule_help=rule_help(),
+        rule_help=rules.rule_help(),
         pools=tuple(team.list_pools(db, actor)),
         pool_leads={pool_id: sum(by.values()) for pool_id, by in counts.items()},
         users=tuple(team.list_users(db, actor)),
