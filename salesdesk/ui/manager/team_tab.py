@@ -37,7 +37,9 @@ def floor_summary(snapshot: TeamSnapshot) -> tuple[str, bool]:
         parts.append(f"Running dry: {', '.join(dry)}")
     if not parts:
         working = len(snapshot.reps)
-        return f"All {working} reps active in the last hour; every pool has leads waiting.", False
+        # Only pools reps pull from can run dry: pushed pools hand every lead out at once.
+        who = "The one rep" if working == 1 else f"All {working} reps"
+        return f"{who} active in the last hour; no pool is running dry.", False
     return " · ".join(parts), True
 
 

@@ -345,3 +345,19 @@ def test_the_main_window_opens_the_real_manager_view_beside_the_desk(qtbot, scen
     assert isinstance(floor.open_dialog, QMessageBox)
     floor.open_dialog.button(QMessageBox.StandardButton.Cancel).click()
     wait_idle(qtbot, scene.tasks)
+
+
+def test_the_floor_summary_says_nothing_false_about_pushed_pools():
+    """A round-robin pool never has leads waiting (each is handed out on arrival), so
+    the all-clear line must not claim that every pool has leads waiting."""
+    from salesdesk.services.stats import PoolStatusRow, RepActivityRow
+    from salesdesk.ui.manager.manager_work import TeamSnapshot
+    from salesdesk.ui.manager.team_tab import floor_summary
+
+    rep = RepActivityRow(1, "Alice", 2, 0, 2, 5, None, idle=False)
+    pushed = PoolStatusRow(1, "Partners", True, {"pool": 0, "current": 2}, 1, running_dry=False)
+    text, needs_eye = floor_summary(TeamSnapshot(reps=(rep,), pools=(pushed,), days=()))
+    assert (text, needs_eye) == (
+        "The one rep active in the last hour; no pool is running dry.",
+        False,
+    )
