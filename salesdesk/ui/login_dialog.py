@@ -123,7 +123,14 @@ class LoginDialog(QDialog):
         self._fit()
 
     def _fit(self) -> None:
-        """Grow to fit a line shown after the window was laid out (the hint, an error)."""
+        """Grow to fit a line shown after the window was laid out (the hint, an error).
+
+        Not before the window is shown: its size is then Qt's 640x480 placeholder,
+        and resizing to that would keep it; shown later, it takes its size hint,
+        which already has room for the line.
+        """
+        if not self.isVisible():
+            return
         self.layout().activate()
         self.resize(self.size().expandedTo(self.sizeHint()))
 

@@ -74,3 +74,21 @@ def test_the_demo_hint_shown_after_opening_fits_in_the_window(qtbot, tasks, sett
     assert hint.height() >= hint.heightForWidth(hint.width())
     assert dialog.user_edit.height() >= dialog.user_edit.sizeHint().height()
     assert dialog.height() >= dialog.sizeHint().height()
+
+
+def test_a_dialog_made_ready_before_it_is_shown_opens_at_its_own_size(
+    qtbot, tasks, settings, sqlite_db
+):
+    """After sign-out the floor is already open: the dialog is ready before it shows,
+    and must not open at Qt's 640x480 placeholder size."""
+    from salesdesk.ui.app import DEMO_HINT
+
+    dialog = LoginDialog(tasks, settings)
+    qtbot.addWidget(dialog)
+    dialog.set_ready(sqlite_db, "Sign in to the floor on this computer.", DEMO_HINT)
+    dialog.show()
+    qtbot.wait(50)
+
+    assert dialog.width() < 640 and dialog.height() < 480  # its own size, not Qt's default
+    hint = dialog.hint_label
+    assert hint.height() >= hint.heightForWidth(hint.width())
