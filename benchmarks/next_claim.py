@@ -8,10 +8,11 @@ Usage::
 
 PostgreSQL: a pool of 1,000,000 leads; at each level of concurrent reps
 (separate processes) a raw single-statement ``UPDATE … (SELECT … FOR UPDATE SKIP
-LOCKED LIMIT 1) RETURNING`` claim loop runs first, then ``claim_next_lead`` with
-the same number of processes, on the same table, and the ratio is printed.
-SQLite: ``claim_next_lead`` at 1 and 8 processes beside a raw ``BEGIN
-IMMEDIATE`` loop that relies on SQLite's own busy handler.
+LOCKED LIMIT 1) RETURNING`` claim loop and ``claim_next_lead`` run with the same
+number of processes, on the same table, in halves in the order raw, Next, Next,
+raw (see :func:`alternated`), and the ratio is printed. SQLite: ``claim_next_lead``
+at 1 and 8 processes beside a raw ``BEGIN IMMEDIATE`` loop that relies on
+SQLite's own busy handler, in the same order.
 
 Each rep process is a distinct user in the pool. A rep process moves on to a
 fresh user after every ``--per-rep`` claims, so the cap check counts a
@@ -480,6 +481,7 @@ class RunStats:
     owner_ids: array.array  # type: ignore[type-arg]
     client_cpu: float  # CPU seconds of the rep processes in the window
     server_cpu: float | None  # CPU seconds of PostgreSQL in the window (None: SQLite)
+    latencies: list[float] = field(default_factory=list, repr=False)  # sorted, seconds
 
     @property
     def rate(self) -> float:
@@ -568,13 +570,39 @@ def run_level(
         ids.frombytes(r.lead_ids)
         owners.frombytes(r.owner_ids)
         errors.update(r.errors)
-    latencies.sort()
+    return _stats(
+        label,
+        procs,
+        seconds,
+        latencies,
+        buckets,
+        errors,
+        ids,
+        owners,
+        sum(r.cpu for r in results),
+        server_cpu,
+    )
+
+
+def _stats(
+    label: str,
+    procs: int,
+    seconds: float,
+    latencies: list[float],
+    per_second: list[int],
+    errors: Counter[str],
+    ids: array.array,  # type: ignore[type-arg]
+    owners: array.array,  # type: ignore[type-arg]
+    client_cpu: float,
+    server_cpu: float | None,
+) -> RunStats:
+    latencies = sorted(latencies)
     return RunStats(
         label=label,
         procs=procs,
         seconds=seconds,
         claims=len(latencies),
-        per_second=buckets,
+        per_second=per_second,
         p50=_quantile(latencies, 0.50),
         p99=_quantile(latencies, 0.99),
         p999=_quantile(latencies, 0.999),
@@ -582,9 +610,50 @@ def run_level(
         errors=errors,
         lead_ids=ids,
         owner_ids=owners,
-        client_cpu=sum(r.cpu for r in results),
+        client_cpu=client_cpu,
         server_cpu=server_cpu,
+        latencies=latencies,
     )
+
+
+def merged(first: RunStats, second: RunStats) -> RunStats:
+    """Two runs of the same loop as one: claims, seconds, latencies and CPU together."""
+    ids, owners = array.array("q", first.lead_ids), array.array("q", first.owner_ids)
+    ids.extend(second.lead_ids)
+    owners.extend(second.owner_ids)
+    server = (
+        None
+        if first.server_cpu is None or second.server_cpu is None
+        else first.server_cpu + second.server_cpu
+    )
+    return _stats(
+        first.label,
+        first.procs,
+        first.seconds + second.seconds,
+        first.latencies + second.latencies,
+        first.per_second + second.per_second,
+        first.errors + second.errors,
+        ids,
+        owners,
+        first.client_cpu + second.client_cpu,
+        server,
+    )
+
+
+def alternated(
+    baseline: Callable[[float], RunStats], app: Callable[[float], RunStats], seconds: float
+) -> tuple[RunStats, RunStats]:
+    """The baseline and the app in halves, in the order A B B A, each pair merged.
+
+    This machine's speed drifts with its host (the same statement has run 1.7x
+    faster at one hour than at the next). Run one after the other, the second
+    loop meets a different machine than the first; in A B B A order a drift
+    that is steady over the minute weighs the same on both.
+    """
+    half = seconds / 2
+    a1, b1 = baseline(half), app(half)
+    b2, a2 = app(half), baseline(half)
+    return merged(a1, a2), merged(b1, b2)
 
 
 def _ms(seconds: float) -> str:
@@ -696,33 +765,25 @@ def run_postgresql(args: argparse.Namespace, ctx: Any) -> tuple[list[RunStats], 
         identity = ctx.Value("q", 0)
         postmaster = postmaster_pid(url)
 
+        def loop(label: str, worker: Any, per_rep: int, procs: int) -> Any:
+            def run(seconds: float) -> RunStats:
+                _maintain(url)  # each run from a clean index
+                return run_level(
+                    ctx, label, worker, floor, procs, seconds, per_rep, identity,
+                    postmaster=postmaster,
+                )  # fmt: skip
+
+            return run
+
         def pair(procs: int, seconds: float, suffix: str = "") -> None:
-            """The raw statement, then Next, at the same concurrency, each from a clean index."""
-            _maintain(url)
-            raw = run_level(
-                ctx,
-                "raw SKIP LOCKED" + suffix,
-                raw_pg_worker,
-                floor,
-                procs,
-                seconds,
-                0,
-                identity,
-                postmaster=postmaster,
-            )
+            """The raw statement and Next at the same concurrency; in halves, A B B A."""
+            raw_loop = loop("raw SKIP LOCKED" + suffix, raw_pg_worker, 0, procs)
+            app_loop = loop("claim_next_lead" + suffix, app_worker, args.per_rep, procs)
+            if suffix:  # the sustained run: one long run each, to see decay
+                raw, app = raw_loop(seconds), app_loop(seconds)
+            else:
+                raw, app = alternated(raw_loop, app_loop, seconds)
             print_run(raw)
-            _maintain(url)
-            app = run_level(
-                ctx,
-                "claim_next_lead" + suffix,
-                app_worker,
-                floor,
-                procs,
-                seconds,
-                args.per_rep,
-                identity,
-                postmaster=postmaster,
-            )
             print_run(app, raw)
             runs.extend([raw, app])
 
@@ -747,30 +808,21 @@ def run_sqlite(args: argparse.Namespace, ctx: Any) -> tuple[list[RunStats], int]
         floor = build_floor(url, "sqlite", args.sqlite_leads, args.users, max(args.sqlite_levels))
         print(f"  built in {time.monotonic() - t0:.0f} s; WAL, synchronous=NORMAL, {folder}")
         identity = ctx.Value("q", 0)
+
+        def loop(label: str, worker: Any, per_rep: int, procs: int) -> Any:
+            def run(seconds: float) -> RunStats:
+                _checkpoint(url)
+                return run_level(ctx, label, worker, floor, procs, seconds, per_rep, identity)
+
+            return run
+
         for procs in args.sqlite_levels:
-            _checkpoint(url)
-            raw = run_level(
-                ctx,
-                "raw BEGIN IMMEDIATE",
-                raw_sqlite_worker,
-                floor,
-                procs,
+            raw, app = alternated(
+                loop("raw BEGIN IMMEDIATE", raw_sqlite_worker, 0, procs),
+                loop("claim_next_lead", app_worker, args.per_rep, procs),
                 args.seconds,
-                0,
-                identity,
             )
             print_run(raw)
-            _checkpoint(url)
-            app = run_level(
-                ctx,
-                "claim_next_lead",
-                app_worker,
-                floor,
-                procs,
-                args.seconds,
-                args.per_rep,
-                identity,
-            )
             print_run(app, raw)
             runs += [raw, app]
         bad = check_claims(floor, runs, {"claim_next_lead"})
