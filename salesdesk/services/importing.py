@@ -31,10 +31,11 @@ so an imported lead is exactly like one entered by hand: a ``created`` event,
 and push routing.
 
 Transactions: unlike other service calls, an import is *several* transactions,
-one per batch of :data:`BATCH_SIZE` rows. On SQLite a write transaction holds
-the database's only write lock; one transaction for a 100,000-row file would
-keep every rep's Next waiting for seconds (and past the busy timeout on a slow
-disk). A batch holds the lock for a fraction of a second. The price is that
+one per batch of up to :data:`BATCH_SIZE` rows. On SQLite a write transaction
+holds the database's only write lock; one transaction for a 100,000-row file
+would keep every rep's Next waiting for seconds (and past the busy timeout on a
+slow disk). A batch holds the lock for about :data:`BATCH_TARGET_S` at most:
+one that took longer makes the next one smaller. The price is that
 a failure half-way (the server goes away) leaves the earlier batches in; since
 duplicates are skipped, running the same file again finishes the job and adds
 nothing twice, which is the recovery a manager would try first anyway.
@@ -60,6 +61,7 @@ import io
 import json
 import operator
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -88,6 +90,12 @@ from salesdesk.services.rules import load_rules
 # that the per-transaction costs (rules, pool check, duplicate query, commit)
 # vanish (1,000 and 50,000 per batch used the same CPU time per row, within noise).
 BATCH_SIZE = 5_000
+# But a batch should hold the lock for at most about this long, since a rep's
+# Next waits behind it: on a slow machine or a big table a batch of 5,000 took
+# 0.4-0.6 s. A batch that took longer makes the next one smaller, down to
+# MIN_BATCH_SIZE; a quick one lets the size grow back to BATCH_SIZE.
+BATCH_TARGET_S = 0.25
+MIN_BATCH_SIZE = 500
 
 # Names the "import" advisory lock on PostgreSQL: two imports running at once
 # take turns per batch, so each batch's duplicate check sees the other's rows.
@@ -300,6 +308,7 @@ def import_rows(
     seen = _Seen()
     imported = duplicates = 0
     batch: list[LeadValues] = []
+    size = BATCH_SIZE
     total_lines = parsed.line_count
     for line, cells, end in parsed.records:
         try:
@@ -310,8 +319,10 @@ def import_rows(
         if row is None:
             continue  # a blank row
         batch.append(row)
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= size:
+            started = time.monotonic()
             added, skipped = _store_batch(db, actor, pool_id, batch, seen)
+            size = next_batch_size(size, time.monotonic() - started)
             imported, duplicates = imported + added, duplicates + skipped
             batch = []
             if progress is not None:
@@ -328,6 +339,13 @@ def import_rows(
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
     )
+
+
+def next_batch_size(size: int, took: float) -> int:
+    """The next batch's size, so that it takes about :data:`BATCH_TARGET_S`."""
+    if took <= BATCH_TARGET_S:
+        return min(BATCH_SIZE, size * 2)
+    return max(min(MIN_BATCH_SIZE, BATCH_SIZE), int(size * BATCH_TARGET_S / took))
 
 
 def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -911,12 +929,15 @@ def _among(column: Any, keys: set[str], dialect: str) -> Any:
 
 __all__ = [
     "BATCH_SIZE",
+    "BATCH_TARGET_S",
+    "MIN_BATCH_SIZE",
     "FIELDS",
     "ImportSummary",
     "RejectedRow",
     "field_for",
     "import_csv",
     "import_rows",
+    "next_batch_size",
     "normalise",
     "plan_columns",
     "split_name",

@@ -380,6 +380,22 @@ def test_batches_check_duplicates_across_batch_boundaries(db, pool, monkeypatch)
     assert [r["email"] for r in stored(db)] == [f"lead{n}@example.com" for n in range(10)]
 
 
+def test_a_slow_batch_makes_the_next_one_smaller_so_reps_wait_less(db, pool, monkeypatch):
+    """A batch holds the write lock that reps' Next waits for; one that took longer
+    than the target is followed by smaller ones (and all rows still go in once)."""
+    monkeypatch.setattr(importing, "BATCH_SIZE", 40)
+    monkeypatch.setattr(importing, "MIN_BATCH_SIZE", 10)
+    monkeypatch.setattr(importing, "BATCH_TARGET_S", 1e-9)  # every batch is "too slow"
+    rows = [f"lead{n}@example.com" for n in range(100)]
+    progress = []
+    summary = run(db, csv_bytes("Email", *rows), progress=lambda *a: progress.append(a))
+    assert summary.imported == 100 and len(stored(db)) == 100
+    batch_ends = [line for line, _ in progress[:-1]]
+    assert batch_ends[:3] == [41, 51, 61]  # 40 rows, then 10 at a time (line 1 is the header)
+
+    assert importing.next_batch_size(40, 0.0) == 40  # a quick batch: back up to the most
+
+
 # --- sources, pools, people ---------------------------------------------------------------
 
 
