@@ -96,6 +96,7 @@ BATCH_SIZE = 5_000
 # MIN_BATCH_SIZE; a quick one lets the size grow back to BATCH_SIZE.
 BATCH_TARGET_S = 0.25
 MIN_BATCH_SIZE = 500
+FIRST_BATCH_SIZE = 1_000  # before the first has been timed; quick ones double it
 
 # Names the "import" advisory lock on PostgreSQL: two imports running at once
 # take turns per batch, so each batch's duplicate check sees the other's rows.
@@ -308,7 +309,7 @@ def import_rows(
     seen = _Seen()
     imported = duplicates = 0
     batch: list[LeadValues] = []
-    size = BATCH_SIZE
+    size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
     total_lines = parsed.line_count
     for line, cells, end in parsed.records:
         try:
@@ -930,6 +931,7 @@ def _among(column: Any, keys: set[str], dialect: str) -> Any:
 __all__ = [
     "BATCH_SIZE",
     "BATCH_TARGET_S",
+    "FIRST_BATCH_SIZE",
     "MIN_BATCH_SIZE",
     "FIELDS",
     "ImportSummary",
