@@ -83,7 +83,12 @@ def _iso_local(value: str) -> str:
 
 
 class HistoryModel(QAbstractTableModel):
-    """Events oldest first, with when, who did it, and what happened."""
+    """Events newest first (as the notes and the manager's pane), with when, who, and what.
+
+    :attr:`events` keeps the order the service gave (oldest first); only the
+    rows are shown the other way round, so the latest action is the first a
+    rep sees when a lead opens.
+    """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -123,7 +128,7 @@ class HistoryModel(QAbstractTableModel):
             return None
         if not 0 <= index.column() < len(COLUMNS):
             return None
-        event = self._events[index.row()]
+        event = self._events[len(self._events) - 1 - index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             column = index.column()
             if column == 0:

@@ -103,9 +103,11 @@ def test_history_model(qtmodeltester):
         ]
     )
     qtmodeltester.check(model)
-    assert model.data(model.index(1, 1)) == "SalesDesk"  # a clock job or routing
-    assert model.data(model.index(2, 2)) == "Reassigned from Bob to Alice"
-    assert model.data(model.index(5, 2)) == "Something new"
+    # Newest first: row 0 is the last event.
+    assert model.data(model.index(0, 2)) == "Something new"
+    assert model.data(model.index(4, 1)) == "SalesDesk"  # a clock job or routing
+    assert model.data(model.index(3, 2)) == "Reassigned from Bob to Alice"
+    assert [e.kind for e in model.events][0] == "created"  # the service's order is kept
 
 
 def test_routing_is_described_as_the_pools_doing_even_in_old_events():
