@@ -53,7 +53,7 @@ class FilterBar(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, company, email or phone")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(220)
+        self.search.setMinimumWidth(180)
         self.pool = QComboBox()
         self.pool.setToolTip("Show one pool's leads")
         self.status = QComboBox()
@@ -82,6 +82,15 @@ class FilterBar(QWidget):
         self._and = QLabel("and")
         self.clear = QPushButton("Clear filters")
         self.clear.setToolTip("Show every lead again")
+
+        # The two combos with long entries may get narrower than their longest
+        # entry (their lists still show it whole), so the bar, and the manager's
+        # window with it, fits a 1024-pixel screen.
+        for combo in (self.status, self.date_field):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(11)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -189,4 +198,4 @@ def _refill(combo: QComboBox, items: Sequence[tuple[str, object]]) -> None:
     combo.setCurrentIndex(max(0, index))
     combo.blockSignals(False)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(10)
+    combo.setMinimumContentsLength(8)

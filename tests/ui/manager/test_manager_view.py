@@ -361,3 +361,11 @@ def test_the_floor_summary_says_nothing_false_about_pushed_pools():
         "The one rep active in the last hour; no pool is running dry.",
         False,
     )
+
+
+def test_the_manager_view_fits_a_1024_pixel_screen(scene):
+    """A manager on a small laptop screen must see the whole window, lead pane included."""
+    scene.view.resize(1000, 700)
+    scene.settle()
+    assert scene.view.minimumSizeHint().width() <= 1000
+    assert scene.view.width() == 1000
