@@ -57,6 +57,9 @@ COLUMN_SAMPLES = {
     "Assigned": "Wed 30 Sep 09:30",
     "Due": "⚠ Wed 30 Sep 09:30",
 }
+# The Name column takes the room left and gives way first in a narrow window, but
+# never below this (the list scrolls sideways instead): a rep works by name.
+NAME_SAMPLE = "Hannah Kowalski"
 WORKABLE = ("current", "callback")
 EMPTY_CURRENT_HINT = " Your Current list is empty — press Next (N) for another lead."
 
@@ -189,6 +192,7 @@ class DeskView(QWidget):
         header = view.horizontalHeader()
         header.setHighlightSections(False)
         metrics = view.fontMetrics()
+        header.setMinimumSectionSize(metrics.horizontalAdvance(NAME_SAMPLE) + 16)
         for column, name in enumerate(model.columns):
             if name == "Name":
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)

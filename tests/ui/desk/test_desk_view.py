@@ -565,3 +565,18 @@ def test_email_confirmed_says_the_mail_waits_when_no_mail_server_is_set_up(desk,
         desk.view.commands.email_confirmed.trigger()
         desk.wait()
     assert "is on its way" in shown.args[0]
+
+
+def test_a_narrow_window_keeps_the_lead_names_readable(desk, qtbot):
+    """At 1024 px and below the list is narrow; names must not shrink to "…"."""
+    from salesdesk.ui.desk.desk_view import NAME_SAMPLE
+
+    desk.floor.leads(desk.pool, 1)
+    desk.view.take_next()
+    desk.wait()
+    for width in (1280, 1024):  # a window made narrower, as a rep on a small screen would
+        desk.view.resize(width, 700)
+        qtbot.wait(50)
+    view = desk.view.current_view
+    name_width = view.fontMetrics().horizontalAdvance(NAME_SAMPLE)
+    assert view.columnWidth(0) >= name_width
