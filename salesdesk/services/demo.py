@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from salesdesk.db import Database
 from salesdesk.models import Role, Routing, User
 from salesdesk.services import actions, allocation, jobs, leads, rules, team
-from salesdesk.services.auth import actor_of
+from salesdesk.services.auth import actor_of, verify_password
 from salesdesk.services.errors import CapReachedError, SalesDeskError
 from salesdesk.services.records import Actor, LeadRow
 
@@ -123,6 +123,19 @@ CALL_BACK_SLOTS = (time(10, 0), time(11, 30), time(14, 0), time(15, 30), time(16
 def has_data(db: Database) -> bool:
     with db.read() as session:
         return (session.scalar(select(func.count()).select_from(User)) or 0) > 0
+
+
+def demo_password_works(db: Database) -> bool:
+    """Whether this floor's demo rep still signs in with the demo password.
+
+    Then the login window says the password, whoever's computer opened the
+    floor first; once someone changes it, it says nothing.
+    """
+    with db.read() as session:
+        stored = session.scalar(
+            select(User.password_hash).where(User.username == "alice", User.active.is_(True))
+        )
+    return stored is not None and verify_password(DEMO_PASSWORD, stored)
 
 
 @contextmanager

@@ -24,7 +24,6 @@ from salesdesk.ui.tasks import TaskFailure, TaskRunner
 
 log = logging.getLogger("salesdesk.ui")
 
-DEMO_URL_KEY = "demo/database_url"
 DEMO_HINT = (
     "This is a demo floor on this computer, with sample leads. Sign in as a rep "
     "(alice, bob, carol or dave), as manager, or as admin — the password is demo1234."
@@ -38,6 +37,7 @@ class OpenedDatabase:
     embedded: bool
     built_demo: bool
     secrets: Any
+    demo_password: bool = False  # the demo accounts still take the demo password
 
 
 def open_database(cli_url: str | None, secrets: Any) -> OpenedDatabase:
@@ -62,6 +62,7 @@ def open_database(cli_url: str | None, secrets: Any) -> OpenedDatabase:
         if embedded and not demo.has_data(db):
             demo.build_demo_floor(db)
             built = True
+        demo_password = built or demo.demo_password_works(db)
     except BaseException:
         db.dispose()
         raise
@@ -70,7 +71,14 @@ def open_database(cli_url: str | None, secrets: Any) -> OpenedDatabase:
     import salesdesk.ui.live
     import salesdesk.ui.main_window  # noqa: F401
 
-    return OpenedDatabase(db=db, url=url, embedded=embedded, built_demo=built, secrets=secrets)
+    return OpenedDatabase(
+        db=db,
+        url=url,
+        embedded=embedded,
+        built_demo=built,
+        secrets=secrets,
+        demo_password=demo_password,
+    )
 
 
 class SalesDeskApp(QObject):
@@ -153,8 +161,6 @@ class SalesDeskApp(QObject):
         self.opened = opened
         if self._secrets is None:
             self._secrets = opened.secrets
-        if opened.built_demo:
-            self._settings.setValue(DEMO_URL_KEY, opened.url)
         self._login_ready()
         self.database_ready.emit(opened)
 
@@ -167,7 +173,7 @@ class SalesDeskApp(QObject):
         else:
             url = opened.db.url
             where = f"Sign in to the team's database {url.database} on {url.host}."
-        hint = DEMO_HINT if self._settings.value(DEMO_URL_KEY) == opened.url else ""
+        hint = DEMO_HINT if opened.demo_password else ""
         self.login.set_ready(opened.db, where, hint)
 
     def _on_database_failed(self, failure: TaskFailure) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import shiboken6
 
+from salesdesk.services import auth
 from salesdesk.services.demo import DEMO_PASSWORD
 from salesdesk.ui.app import DEMO_HINT, SalesDeskApp
 from salesdesk.ui.main_window import MainWindow
@@ -81,3 +82,40 @@ def test_a_second_start_does_not_rebuild_the_floor(qtbot, app, home, settings):
         if second.login is not None:
             second.login.close()
         second.shutdown()
+
+
+def test_the_demo_hint_follows_the_floor_not_this_computers_settings(
+    qtbot, app, home, settings, tmp_path
+):
+    """Another person on this computer (their own settings) still learns the demo
+    password; once an admin changes the demo rep's password, nobody is told it."""
+    from PySide6.QtCore import QSettings
+
+    from salesdesk.config import Secrets
+    from salesdesk.services import team
+
+    with qtbot.waitSignal(app.database_ready, timeout=60_000) as ready:
+        app.start()
+    db = ready.args[0].db
+    app.login.close()
+
+    def hint_for_a_newcomer() -> str:
+        fresh = QSettings(str(tmp_path / f"other-{len(seen)}.ini"), QSettings.Format.IniFormat)
+        seen.append(fresh)
+        other = SalesDeskApp(None, fresh, Secrets())
+        try:
+            with qtbot.waitSignal(other.database_ready, timeout=60_000):
+                other.start()
+            return other.login.hint_label.text()
+        finally:
+            if other.login is not None:
+                other.login.close()
+            other.shutdown()
+
+    seen: list[QSettings] = []
+    assert hint_for_a_newcomer() == DEMO_HINT
+    admin = auth.login(db, "admin", DEMO_PASSWORD)
+    alice = auth.login(db, "alice", DEMO_PASSWORD)
+    team.set_password(db, admin, alice.id, "a-new-secret")
+    assert hint_for_a_newcomer() == ""
+    app.shutdown()
