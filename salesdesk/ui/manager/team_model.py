@@ -13,7 +13,7 @@ from salesdesk.services.stats import IDLE_AFTER, RepActivityRow
 from salesdesk.ui.timefmt import describe_delta, format_datetime
 
 _Index = QModelIndex | QPersistentModelIndex
-COLUMNS = ("Rep", "Current", "Call backs", "Claimed today", "Actions today", "Last activity")
+COLUMNS = ("Rep", "Current", "Call backs", "New today", "Actions today", "Last activity")
 TIPS = (
     None,
     "Leads in the rep's Current list now",
