@@ -60,8 +60,8 @@ SPIN_RANGES = {
     "cap": (1, 1000, ""),
     "cooldown_hours": (0, 24 * 90, "None"),
 }
-# Words for rules whose docstring names code values ('hide', 'in_app') or is missing;
-# the rest show the docstring from ``Rules``.
+# Words for rules whose help names code values ('hide', 'in_app') or is missing;
+# the rest show their help from ``Rules`` (rules.rule_help()).
 HELP = {
     "one_at_a_time": "",
     "assignment_digest": "",
@@ -69,8 +69,8 @@ HELP = {
     "dead_policy": "What happens to a lead marked dead, or removed by a manager.",
     "dead_tag": "Put on a hidden dead lead, so managers can still find it.",
     "rep_visibility": (
-        "Reps see only their own leads; the second choice also shows them how many "
-        "leads wait in each of their pools."
+        "Reps never see another rep's leads; the pool choice adds how many leads "
+        "wait in each of their pools."
     ),
     "callback_reminder": "How a rep is reminded of a call back on its day.",
     "follow_up_reminder": (
