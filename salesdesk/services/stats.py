@@ -34,7 +34,10 @@ OUTCOME_KINDS = ("dead", "call_back", "email_confirmed", "appointment")
 # Everything that counts as working a lead: the outcomes and logged calls.
 ACTION_KINDS = (*OUTCOME_KINDS, "contacted")
 
-# A rep with nothing done for this long is shown as idle.
+# A rep with nothing done for this long is shown as idle — while the floor is at
+# work, that is: while some rep did something within this time. Before the shift,
+# at night and at weekends nobody has, and nobody is called idle (a banner naming
+# every rep at every such hour would soon be ignored, in the hours it matters too).
 IDLE_AFTER = timedelta(hours=1)
 # A pool reps pull from (routing "next") runs dry when fewer leads wait than
 # this many per active member. A pushed pool (round robin, weighted) hands
@@ -56,7 +59,8 @@ class RepActivityRow:
         claimed_today: leads that reached the rep today (Next, routing, a manager).
         actions_today: calls logged and action buttons pressed today.
         last_activity_at: the rep's latest event of any kind (naive UTC), if any.
-        idle: nothing done for :data:`IDLE_AFTER` (or ever).
+        idle: nothing done for :data:`IDLE_AFTER` (or ever) while another rep
+            did something within it.
     """
 
     user_id: int
@@ -165,6 +169,8 @@ def team_activity(db: Database, actor: Actor, tz: tzinfo | None = None) -> list[
         held = _held_counts(session, ids)
         claimed = _event_counts(session, LeadEvent.to_owner_id, CLAIM_KINDS, today)
         actions = _event_counts(session, LeadEvent.actor_id, ACTION_KINDS, today)
+        quiet = {r[0]: r[2] is None or now - r[2] >= IDLE_AFTER for r in reps}
+        floor_at_work = not all(quiet.values())
         return [
             RepActivityRow(
                 user_id=user_id,
@@ -174,7 +180,7 @@ def team_activity(db: Database, actor: Actor, tz: tzinfo | None = None) -> list[
                 claimed_today=claimed.get(user_id, 0),
                 actions_today=actions.get(user_id, 0),
                 last_activity_at=last_at,
-                idle=last_at is None or now - last_at >= IDLE_AFTER,
+                idle=floor_at_work and quiet[user_id],
             )
             for user_id, name, last_at in reps
         ]

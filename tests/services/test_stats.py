@@ -39,11 +39,15 @@ def test_team_panel_counts_what_each_rep_holds_and_did_today(db, floor, clock):
     assert not a.idle
     # Bob was given a lead by the manager but has done nothing himself.
     assert (b.current, b.claimed_today, b.actions_today, b.last_activity_at) == (1, 1, 0, None)
-    assert b.idle and c.idle
+    assert b.idle and c.idle  # the floor is at work (Alice is), and they are not
+
+    # An hour on with nobody doing anything (the shift is over): nobody is called idle.
     clock.advance(hours=1)
-    assert next(
-        r for r in stats.team_activity(db, floor.manager, tz=UTC) if r.user_id == alice.id
-    ).idle
+    assert not any(r.idle for r in stats.team_activity(db, floor.manager, tz=UTC))
+    # Bob starts work: Alice, quiet for an hour and a half, and Carol are idle again.
+    actions.log_contact(db, bob, given[0])
+    panel = {r.display_name: r for r in stats.team_activity(db, floor.manager, tz=UTC)}
+    assert panel["Alice"].idle and panel["Carol"].idle and not panel["Bob"].idle
 
 
 def test_today_is_the_managers_local_day(db, floor, clock):
