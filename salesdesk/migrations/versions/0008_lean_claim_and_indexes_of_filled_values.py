@@ -31,8 +31,9 @@ Three changes on the busiest paths, with the same outcomes.
   LOCKED`` statement 0.52 ms): 0007's function 1.30 ms, with the first change
   1.21 ms, with both 1.06–1.15 ms.
 
-The function's outcomes, columns and arguments are 0007's; its lead columns,
-returned columns and pool orders are taken from 0007's module, which is frozen.
+The function is 0007's (taken from its module, which is frozen: the
+declarations, the rep's lock, the rules, the replay check, the lead columns and
+pool orders) with the due call back block inserted and the two statements below.
 
 Revision ID: 0008
 Revises: 0007
@@ -143,75 +144,12 @@ FROM_POOL = (
     + ";"
 )
 
-FUNCTION = """
-CREATE OR REPLACE FUNCTION salesdesk_claim_next(
-    p_user integer,
-    p_now timestamp,
-    p_roles text[],
-    p_cap integer,
-    p_one_at_a_time boolean,
-    p_cooldown_hours integer,
-    p_pool_order text,
-    p_request_id text
-) RETURNS TABLE (
-    outcome text, held bigint, cap integer, waiting_id integer, {lead_columns},
-    pool_name varchar, owner_name varchar
+# 0007's function with one change: before the pool, the rep's due call backs,
+# looked for on their own. Inserted where 0007 chose the pool order.
+POOL_ORDER_CHOICE = (
+    "    IF coalesce(v_rules ->> 'pool_order', p_pool_order) = 'oldest_first' THEN\n"
 )
-LANGUAGE plpgsql VOLATILE
-AS $fn$
-#variable_conflict use_column
-DECLARE
-    v_rep record;
-    v_rules json;
-    v_cap integer;
-    v_one_at_a_time boolean;
-    v_pool integer;
-    v_since timestamp;
-    v_done record;
-BEGIN
-    -- Lock first: every later statement (a new snapshot each) sees this rep's
-    -- latest state, so two clicks by one rep run one after the other.
-    SELECT u.active, u.role, u.cap, u.display_name,
-           (SELECT json_object_agg(r.key, r.value) FROM rules AS r) AS rules,
-           ARRAY(
-               SELECT m.pool_id
-               FROM pool_members AS m JOIN pools AS p ON p.id = m.pool_id
-               WHERE m.user_id = u.id AND p.active AND p.routing <> 'manual'
-               ORDER BY m.position, m.pool_id) AS pools
-    INTO v_rep
-    FROM users AS u
-    WHERE u.id = p_user
-    FOR UPDATE OF u;
-    IF NOT FOUND OR NOT v_rep.active OR NOT (v_rep.role = ANY (p_roles)) THEN
-        outcome := 'refused_account';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    -- A retried click: its first attempt committed if its event is there.
-    IF p_request_id IS NOT NULL THEN
-        SELECT e.lead_id, e.kind INTO v_done
-        FROM lead_events AS e
-        WHERE e.request_id = p_request_id;
-        IF FOUND THEN
-            outcome := CASE WHEN v_done.kind = 'call_back_due' THEN 'replayed_callback'
-                            ELSE 'replayed_pool' END;
-            waiting_id := v_done.lead_id;
-            RETURN NEXT;
-            RETURN;
-        END IF;
-    END IF;
-    IF cardinality(v_rep.pools) > 1 THEN
-        outcome := 'several_pools';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    v_pool := v_rep.pools[1];
-    v_rules := coalesce(v_rep.rules, '{{}}'::json);
-    v_cap := coalesce(v_rep.cap, (v_rules ->> 'cap')::integer, p_cap);
-    v_one_at_a_time := coalesce((v_rules ->> 'one_at_a_time')::boolean, p_one_at_a_time);
-    v_since := p_now - make_interval(
-        hours => coalesce((v_rules ->> 'cooldown_hours')::integer, p_cooldown_hours));
-    -- The rep's due call backs come first.
+DUE_FIRST = """    -- The rep's due call backs come first.
     IF EXISTS (
         SELECT 1 FROM leads AS c
         WHERE c.owner_id = p_user AND c.status = 'callback' AND c.call_back_at <= p_now
@@ -221,13 +159,6 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    IF coalesce(v_rules ->> 'pool_order', p_pool_order) = 'oldest_first' THEN
-{from_pool_oldest}
-    ELSE
-{from_pool_newest}
-    END IF;
-END
-$fn$
 """
 
 
@@ -244,12 +175,15 @@ def _revision_0007() -> Any:
 def function_sql() -> str:
     r0007 = _revision_0007()
     answer = {"returned": r0007.RETURNED}
-    return FUNCTION.format(
+    assert r0007.FUNCTION.count(POOL_ORDER_CHOICE) == 1, "0007's function is not the one edited"
+    template = r0007.FUNCTION.replace(POOL_ORDER_CHOICE, DUE_FIRST + POOL_ORDER_CHOICE)
+    sql = template.format(
         lead_columns=r0007.LEAD_COLUMNS,
         from_call_backs=FROM_CALL_BACKS.format(**answer),
-        from_pool_oldest=FROM_POOL.format(order=r0007.ORDERS["oldest_first"], **answer),
-        from_pool_newest=FROM_POOL.format(order=r0007.ORDERS["newest_first"], **answer),
+        claim_oldest=FROM_POOL.format(order=r0007.ORDERS["oldest_first"], **answer),
+        claim_newest=FROM_POOL.format(order=r0007.ORDERS["newest_first"], **answer),
     )
+    return sql.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
 # (index, columns, the column that must have a value)
