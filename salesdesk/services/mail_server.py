@@ -165,51 +165,55 @@ def connect(server: MailServer, secrets: Secrets, timeout: float) -> smtplib.SMT
         if server.user:
             conn.login(server.user, password)
         return conn
-    except smtplib.SMTPAuthenticationError as exc:
+    except (OSError, smtplib.SMTPException) as exc:
         close_quietly(conn)
-        raise SendError(
+        raise _not_connected(server, exc) from None
+
+
+def _not_connected(server: MailServer, exc: OSError | smtplib.SMTPException) -> SendError:
+    """Why a connection could not be opened, in words an admin can act on.
+
+    Most specific first: an authentication error is also a response, and a
+    certificate error is also an SSL error.
+    """
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return SendError(
             f"The mail server {server.where} refused the user name or password for "
             f"{server.user} ({_said(exc.smtp_code, exc.smtp_error)}). "
             "Correct them in the mail server settings, then retry the mail.",
             permanent=exc.smtp_code >= 500,
-        ) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        close_quietly(conn)
-        raise SendError(
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return SendError(
             f"The mail server {server.where} does not offer what the settings ask for ({exc}). "
             "Check the security setting (STARTTLS, SSL or none) and the port.",
             permanent=True,
-        ) from None
-    except ssl.SSLCertVerificationError as exc:
-        close_quietly(conn)
-        raise SendError(
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SendError(
             f"The mail server {server.where} showed a certificate that cannot be trusted "
             f"({exc.verify_message}). Check the server name, or give the company's "
             "certificate file in the mail server settings.",
             permanent=True,
-        ) from None
-    except smtplib.SMTPResponseException as exc:
-        close_quietly(conn)
-        raise SendError(
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return SendError(
             f"The mail server {server.where} turned the connection away "
             f"({_said(exc.smtp_code, exc.smtp_error)}).",
             permanent=exc.smtp_code >= 500,
-        ) from None
-    except ssl.SSLError as exc:
-        close_quietly(conn)
-        raise SendError(
+        )
+    if isinstance(exc, ssl.SSLError):
+        return SendError(
             f"A secure connection to the mail server {server.where} failed ({exc.reason}). "
             "Check the security setting and the port (465 is SSL, 587 is STARTTLS).",
             permanent=False,
-        ) from None
-    except (OSError, smtplib.SMTPException) as exc:
-        close_quietly(conn)
-        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        raise SendError(
-            f"The mail server {server.where} cannot be reached ({what or type(exc).__name__}). "
-            "Mail waits and is tried again.",
-            permanent=False,
-        ) from None
+        )
+    what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+    return SendError(
+        f"The mail server {server.where} cannot be reached ({what or type(exc).__name__}). "
+        "Mail waits and is tried again.",
+        permanent=False,
+    )
 
 
 def send_one(
