@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from salesdesk.models import Lead, LeadEvent, Pool, Routing
-from salesdesk.services import importing, leads
+from salesdesk.services import csv_file, importing, leads
 from salesdesk.services.errors import (
     ImportFileError,
     NotAllowedError,
@@ -210,9 +210,9 @@ def test_comma_semicolon_and_tab_files(db, pool, delimiter):
 
 
 def test_delimiter_found_from_the_header_when_the_sniffer_cannot_tell():
-    assert importing.detect_delimiter("Email;Name\n") == ";"
-    assert importing.detect_delimiter('"Last, First";Email\nx;y\n') == ";"
-    assert importing.detect_delimiter("Email\na@example.com\n") == ","
+    assert csv_file.detect_delimiter("Email;Name\n") == ";"
+    assert csv_file.detect_delimiter('"Last, First";Email\nx;y\n') == ";"
+    assert csv_file.detect_delimiter("Email\na@example.com\n") == ","
 
 
 # --- the explicit mapping ------------------------------------------------------------

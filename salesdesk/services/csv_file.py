@@ -1,0 +1,178 @@
+"""Reading a CSV file, whatever spreadsheet or CRM wrote it (for the import).
+
+What the reader copes with, and how:
+
+* **Encoding**: UTF-8 with or without a BOM, else Windows-1252 (what Excel
+  writes on Windows), and UTF-16 when the file starts with its BOM (Excel's
+  "Unicode text"). A file with NUL bytes, or many control characters, is not
+  a CSV, and says so.
+* **Delimiter**: comma, semicolon (European Excel) or tab, found by
+  :class:`csv.Sniffer` on a sample and checked against the header line; when
+  the sniffer cannot tell, the candidate that occurs most often in the header
+  line (outside quotes) wins.
+* **Line numbers** are physical lines of the file (the header is line 1), and
+  a record whose quoted field holds a newline is reported at the line where it
+  starts — the line a person finds in a text editor.
+
+A file that cannot be read at all raises :class:`ImportFileError` with a
+sentence a manager understands ("This file is an Excel workbook (.xlsx) … save
+it as CSV and import that").
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from salesdesk.services.errors import ImportFileError
+
+DELIMITERS = (",", ";", "\t")
+SAMPLE_CHARS = 32 * 1024
+
+
+@dataclass
+class ParsedFile:
+    """A decoded CSV: its header, and an iterator of (first line, cells, last line)."""
+
+    header: list[str]
+    records: Iterator[tuple[int, list[str], int]]
+    encoding: str
+    delimiter: str
+    line_count: int
+
+
+_SIGNATURES = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def read_table(data: bytes) -> ParsedFile:
+    """Decode, find the delimiter and the header line; rows are read lazily."""
+    text, encoding = decode(data)
+    delimiter = detect_delimiter(text)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=True,
+        strict=False,
+    )
+    records = _records(reader)
+    for _line, cells, _end in records:
+        if any(c.strip() for c in cells):
+            header = [c.strip() for c in cells]
+            break
+    else:  # only delimiters and quotes
+        raise ImportFileError("The file is empty.")
+    # Lines end in \r\n, \n, or \r alone (Excel for Mac's "CSV (Macintosh)").
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    line_count = breaks + (0 if text.endswith(("\n", "\r")) else 1)
+    return ParsedFile(header, records, encoding, delimiter, line_count)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a file and the encoding it was read with, or ImportFileError."""
+    if not data or data.isspace():
+        raise ImportFileError("The file is empty.")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text, encoding = data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            raise ImportFileError(_not_csv("it is not valid UTF-16 text")) from None
+    else:
+        for signature, what in _SIGNATURES:
+            if data.startswith(signature):
+                raise ImportFileError(
+                    f"This file is {what}, not a CSV: save it as CSV and import that."
+                )
+        if b"\x00" in data:
+            raise ImportFileError(_not_csv("it holds binary data"))
+        try:
+            text, encoding = data.decode("utf-8-sig"), "UTF-8"
+        except UnicodeDecodeError:
+            try:
+                text, encoding = data.decode("cp1252"), "Windows-1252"
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    _not_csv("it is neither UTF-8 nor Windows-1252 text")
+                ) from None
+            # A UTF-8 BOM on a file that is not UTF-8 after all.
+            text = text.removeprefix("ï»¿")
+    text = text.removeprefix("\ufeff")
+    if not text or text.isspace():
+        raise ImportFileError("The file is empty.")
+    sample = text[:SAMPLE_CHARS]
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\f")
+    if controls > max(2, len(sample) // 100):
+        raise ImportFileError(_not_csv("it holds binary data"))
+    if "\x00" in text:
+        raise ImportFileError(_not_csv("it holds binary data"))
+    head = sample[:1024].lstrip().lower()
+    if head.startswith(("<!doctype html", "<html", "<?xml")):
+        raise ImportFileError(_not_csv("it is a web page or XML"))
+    return text, encoding
+
+
+def _not_csv(why: str) -> str:
+    return f"This file is not a CSV: {why}."
+
+
+def detect_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: the sniffer's guess if the header agrees, else a count."""
+    sample = text[:SAMPLE_CHARS]
+    if len(text) > SAMPLE_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n") + 1]
+    header_line = next((ln for ln in sample.splitlines() if ln.strip()), "")
+    counts = {d: _count_outside_quotes(header_line, d) for d in DELIMITERS}
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    most = max(counts.values())
+    if most == 0:
+        return ","  # one column
+    if sniffed in counts and counts[sniffed] == most:
+        return sniffed  # the sniffer looked at the data too: it breaks a tie in the header
+    return next(d for d in DELIMITERS if counts[d] == most)
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str], int]]:
+    """Each record with the line it starts on and the line it ends on.
+
+    ``csv.reader.line_num`` counts the lines read so far, so a record starts
+    one line after the previous one ended. A record the reader cannot parse
+    (a field past the size limit) comes out as a one-cell marker.
+    """
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            yield start, [UNREADABLE, str(exc)], end
+            continue
+        end = reader.line_num
+        yield start, cells, end
+
+
+UNREADABLE = "\x00unreadable"  # NUL never survives decode(), so no cell can equal this
