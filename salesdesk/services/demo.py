@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -303,11 +304,13 @@ class _Replay:
 
     def _play_day(self, day: datetime) -> None:
         rnd = self.rnd
-        agenda: list[tuple[datetime, int, Callable[[], None]]] = []
-        agenda.append((day + timedelta(hours=7, minutes=55), 0, lambda: jobs.run_due_jobs(self.db)))
+        agenda: list[tuple[datetime, int, Callable[[], object]]] = []
+        agenda.append(
+            (day + timedelta(hours=7, minutes=55), 0, partial(jobs.run_due_jobs, self.db))
+        )
         for at, pool_id, size in self.imports.get(day, []):
             agenda.append(
-                (datetime.combine(day.date(), at), 1, lambda p=pool_id, n=size: self._import(p, n))
+                (datetime.combine(day.date(), at), 1, partial(self._import, pool_id, size))
             )
         start = datetime.combine(day.date(), DAY_START)
         length = int((datetime.combine(day.date(), DAY_END) - start).total_seconds() // 60)
@@ -320,7 +323,7 @@ class _Replay:
                     (
                         start + timedelta(minutes=m),
                         2 + order,
-                        lambda r=rep, last=last: self._touch(r, last),
+                        partial(self._touch, rep, last),
                     )
                 )
         self.claimed: dict[int, int] = {r.id: 0 for r in self.reps}
