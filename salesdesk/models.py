@@ -180,24 +180,14 @@ class Lead(Base):
         CheckConstraint(
             "status <> 'callback' OR call_back_at IS NOT NULL", name="callback_has_date"
         ),
-        # The claim path: one partial index per pool order (newest first scans
-        # the ascending index backwards; oldest first needs created_at ascending
-        # under descending priority and score).
+        # The claim path: the pool's leads in claim order. Newest first scans it
+        # backwards; oldest first reads it in two steps, the best (priority,
+        # score) group and then that group's oldest lead (services/allocation.py).
         Index(
             "ix_leads_claim_newest",
             "pool_id",
             "priority",
             "score",
-            "created_at",
-            "id",
-            postgresql_where=text("status = 'pool'"),
-            sqlite_where=text("status = 'pool'"),
-        ),
-        Index(
-            "ix_leads_claim_oldest",
-            "pool_id",
-            text("priority DESC"),
-            text("score DESC"),
             "created_at",
             "id",
             postgresql_where=text("status = 'pool'"),

@@ -13,18 +13,6 @@ from salesdesk.db import Database
 
 HERE = Path(__file__).parent
 
-# Indexes with expressions (``priority DESC``) cannot be reflected on every
-# engine, so autogenerate would keep proposing to drop and re-create them. They
-# are written by hand in their revision and checked by name in the tests.
-HAND_WRITTEN_INDEXES = frozenset({"ix_leads_claim_oldest"})
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    """Alembic autogenerate filter: skip the hand-written expression indexes."""
-    return not (type_ == "index" and name in HAND_WRITTEN_INDEXES)
-
 
 def alembic_config(db: Database) -> Config:
     config = Config()

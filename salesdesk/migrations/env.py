@@ -3,7 +3,6 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from salesdesk.migrations import include_object
 from salesdesk.models import Base
 
 config = context.config
@@ -22,7 +21,6 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things in place; batch mode copies the table.
             render_as_batch=True,
             compare_type=True,
-            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -44,14 +44,16 @@ from sqlalchemy import (
     DateTime,
     bindparam,
     func,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    tuple_,
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from salesdesk.db import Database
 from salesdesk.models import Lead, LeadStatus, Pool, PoolMember, Routing, User
@@ -259,24 +261,35 @@ _SQLITE_CLAIM = """
     UPDATE leads
     SET status = 'current', owner_id = :uid, assigned_at = :now
     WHERE id = (
-        SELECT id FROM leads
-        WHERE pool_id = :pool AND status = 'pool'
-          AND (previous_owner_id IS NULL OR previous_owner_id <> :uid OR released_at <= :since)
+        SELECT l.id FROM leads AS l
+        WHERE l.pool_id = :pool AND l.status = 'pool' AND {not_cooling}{group}
         ORDER BY {order}
         LIMIT 1)
       AND status = 'pool'
     {returning}
 """
+_SQLITE_NOT_COOLING = (
+    "({t}.previous_owner_id IS NULL OR {t}.previous_owner_id <> :uid OR {t}.released_at <= :since)"
+)
+# Oldest first reads the one claim index (ix_leads_claim_newest) in two steps: the
+# best (priority, score) among the leads this rep may take, then that group's
+# oldest lead. Under SQLite's write lock nobody else is taking a lead meanwhile.
+_SQLITE_OLDEST_GROUP = """
+          AND (l.priority, l.score) = (
+              SELECT h.priority, h.score FROM leads AS h
+              WHERE h.pool_id = :pool AND h.status = 'pool' AND {not_cooling}
+              ORDER BY h.priority DESC, h.score DESC
+              LIMIT 1)"""
 _SQLITE_EVENT = """
     INSERT INTO lead_events (lead_id, actor_id, kind, at, from_status, to_status, from_owner_id,
                              to_owner_id, details, request_id)
     VALUES (:lead, :uid, :kind, :now, :from_status, 'current', :from_owner, :uid, :details,
             :request_id)
 """
-# The same orders as _claim_order().
+# The same orders as _claim_order(); oldest first within its (priority, score) group.
 _SQL_ORDER = {
-    "newest_first": "priority DESC, score DESC, created_at DESC, id DESC",
-    "oldest_first": "priority DESC, score DESC, created_at ASC, id ASC",
+    "newest_first": "l.priority DESC, l.score DESC, l.created_at DESC, l.id DESC",
+    "oldest_first": "l.created_at, l.id",
 }
 
 
@@ -384,7 +397,15 @@ def _sqlite_rules(stored: str) -> Rules:
 
 @functools.cache
 def _sqlite_claim(pool_order: str) -> str:
-    return _SQLITE_CLAIM.format(order=_SQL_ORDER[pool_order], returning=_SQLITE_RETURNING)
+    group = ""
+    if pool_order == "oldest_first":
+        group = _SQLITE_OLDEST_GROUP.format(not_cooling=_SQLITE_NOT_COOLING.format(t="h"))
+    return _SQLITE_CLAIM.format(
+        not_cooling=_SQLITE_NOT_COOLING.format(t="l"),
+        group=group,
+        order=_SQL_ORDER[pool_order],
+        returning=_SQLITE_RETURNING,
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -554,28 +575,52 @@ def _pullable_pools(session: Session | Connection, user_id: int) -> list[int]:
 
 
 def _claim_order(rules: Rules) -> list[Any]:
+    """The pool's order; oldest first is within the best (priority, score) group."""
     if rules.pool_order == "oldest_first":
-        return [Lead.priority.desc(), Lead.score.desc(), Lead.created_at.asc(), Lead.id.asc()]
+        return [Lead.created_at.asc(), Lead.id.asc()]
     return [Lead.priority.desc(), Lead.score.desc(), Lead.created_at.desc(), Lead.id.desc()]
 
 
-def _not_cooling_down(user_id: int, since: datetime) -> Any:
+def _not_cooling_down(user_id: int, since: datetime, lead: Any = Lead) -> Any:
     return or_(
-        Lead.previous_owner_id.is_(None),
-        Lead.previous_owner_id != user_id,
-        Lead.released_at <= since,
+        lead.previous_owner_id.is_(None),
+        lead.previous_owner_id != user_id,
+        lead.released_at <= since,
     )
 
 
-def _candidates(pool_id: int, user_id: int, since: datetime, rules: Rules) -> Any:
-    return (
-        select(Lead.id, Lead.priority, Lead.score, Lead.created_at)
-        .where(
-            Lead.pool_id == pool_id, status_is(LeadStatus.POOL), _not_cooling_down(user_id, since)
-        )
-        .order_by(*_claim_order(rules))
-        .limit(1)
+def _best_groups(
+    pool_id: int, user_id: int, since: datetime, below: tuple[int, int] | None = None
+) -> Any:
+    """The pool's (priority, score) groups this rep may take from, best first.
+
+    There is one claim index, in newest-first order (ix_leads_claim_newest);
+    oldest first reads it in two steps: the best group, then its oldest lead.
+    ``below``: only the groups after that one.
+    """
+    head = aliased(Lead)
+    query = select(head.priority, head.score).where(
+        head.pool_id == pool_id,
+        head.status == literal_column(f"'{LeadStatus.POOL.value}'"),  # as status_is()
+        _not_cooling_down(user_id, since, head),
     )
+    if below is not None:
+        query = query.where(tuple_(head.priority, head.score) < tuple_(*map(literal, below)))
+    return query.order_by(head.priority.desc(), head.score.desc())
+
+
+def _candidates(
+    pool_id: int, user_id: int, since: datetime, rules: Rules, group: Any = None
+) -> Any:
+    """The pool's next lead for this rep (oldest first: in ``group``, else the best one)."""
+    query = select(Lead.id, Lead.priority, Lead.score, Lead.created_at).where(
+        Lead.pool_id == pool_id, status_is(LeadStatus.POOL), _not_cooling_down(user_id, since)
+    )
+    if rules.pool_order == "oldest_first":
+        if group is None:
+            group = _best_groups(pool_id, user_id, since).limit(1).scalar_subquery()
+        query = query.where(tuple_(Lead.priority, Lead.score) == group)
+    return query.order_by(*_claim_order(rules)).limit(1)
 
 
 def _pools_by_best_head(
@@ -620,14 +665,59 @@ def _claim_from_pool(
     rules: Rules,
     request_id: str | None,
 ) -> Any:
+    group: tuple[int, int] | None = None
+    if rules.pool_order == "oldest_first":
+        group = _first_group(session, pool_id, user.id, since)
+        if group is None:
+            return None
+    while (row := _claim_one(session, pool_id, user, now, since, rules, group)) is None:
+        if group is None:
+            return None
+        # Others are taking (SKIP LOCKED) every lead of that group: the next one.
+        group = _first_group(session, pool_id, user.id, since, below=group)
+        if group is None:
+            return None
+    record_event(
+        session,
+        lead_id=row["id"],
+        actor_id=user.id,
+        kind="claimed",
+        at=now,
+        from_status=LeadStatus.POOL.value,
+        to_status=LeadStatus.CURRENT.value,
+        to_owner_id=user.id,
+        details={"pool_id": pool_id},
+        request_id=request_id,
+    )
+    return to_lead_row(cast(Any, {**row, "owner_name": user.display_name}))
+
+
+def _first_group(
+    session: Session, pool_id: int, user_id: int, since: datetime, below: Any = None
+) -> tuple[int, int] | None:
+    row = session.execute(_best_groups(pool_id, user_id, since, below).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _claim_one(
+    session: Session,
+    pool_id: int,
+    user: User,
+    now: datetime,
+    since: datetime,
+    rules: Rules,
+    group: tuple[int, int] | None,
+) -> Any:
+    """Claim the pool's next lead (in ``group``, oldest first); its row, or None."""
+    fixed = tuple_(*map(literal, group)) if group is not None else None
     candidate = (
-        _candidates(pool_id, user.id, since, rules)
+        _candidates(pool_id, user.id, since, rules, fixed)
         .with_only_columns(Lead.id)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
     pool_name = select(Pool.name).where(Pool.id == Lead.pool_id).scalar_subquery()
-    row = (
+    return (
         session.execute(
             update(Lead)
             .where(Lead.id == candidate, status_is(LeadStatus.POOL))
@@ -642,21 +732,6 @@ def _claim_from_pool(
         .mappings()
         .first()
     )
-    if row is None:
-        return None
-    record_event(
-        session,
-        lead_id=row["id"],
-        actor_id=user.id,
-        kind="claimed",
-        at=now,
-        from_status=LeadStatus.POOL.value,
-        to_status=LeadStatus.CURRENT.value,
-        to_owner_id=user.id,
-        details={"pool_id": pool_id},
-        request_id=request_id,
-    )
-    return to_lead_row(cast(Any, {**row, "owner_name": user.display_name}))
 
 
 __all__ = [

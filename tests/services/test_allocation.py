@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from salesdesk.models import Routing
 from salesdesk.services import actions, allocation, leads, notifications, rules, team
@@ -47,6 +48,60 @@ def test_priority_beats_score_and_order_rule_picks_newest_or_oldest(db, floor, c
     rules.update_rules(db, floor.admin, {"pool_order": "oldest_first"})
     floor.leads(pool, 1)
     assert allocation.claim_next_lead(db, alice).lead.id == old
+
+
+def _oldest_first_floor(floor, clock, alice, pools, groups, deal=True):
+    """Leads of (priority, score), a minute apart, dealt across ``pools`` pools
+    (else all in the first: a rep in two pools takes the step-by-step path)."""
+    rules.update_rules(floor.db, floor.admin, {"pool_order": "oldest_first"})
+    dealt = [floor.pool(f"Pool {n}", members=[alice]) for n in range(pools)]
+    ids = {}
+    for n, (name, priority, score) in enumerate(groups):
+        clock.advance(minutes=1)
+        pool = dealt[n % pools if deal else 0]
+        ids[name] = floor.leads(pool, 1, priority=priority, score=score)[0]
+    return ids
+
+
+@pytest.mark.parametrize("pools", [1, 2], ids=["one pool", "two pools"])
+def test_oldest_first_takes_the_best_group_then_its_oldest_lead(db, floor, clock, pools):
+    """One claim index serves both orders: oldest first finds the best (priority,
+    score) among the leads this rep may take, then that group's oldest lead."""
+    alice = floor.rep("alice", cap=20)
+    groups = [("a", 0, 50), ("b", 1, 10), ("c", 0, 90), ("d", 1, 10), ("e", 0, 90), ("f", 1, 5)]
+    ids = _oldest_first_floor(floor, clock, alice, pools, groups)
+
+    def next_name():
+        lead = allocation.claim_next_lead(db, alice).lead
+        return next(name for name, lead_id in ids.items() if lead_id == lead.id)
+
+    assert next_name() == "b"
+    leads.return_to_pool(db, floor.manager, [ids["b"]])  # b now cools down for alice
+    assert next_name() == "d"  # b's group, without b
+    assert next_name() == "f"
+    leads.return_to_pool(db, floor.manager, [ids["f"]])  # f's group: only f, cooling
+    assert [next_name() for _ in range(3)] == ["c", "e", "a"]
+    assert allocation.claim_next_lead(db, alice).lead is None  # b and f are cooling down
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # SQLite has no row locks
+@pytest.mark.parametrize("pools", [1, 2], ids=["one pool", "two pools"])
+def test_oldest_first_moves_to_the_next_group_when_others_are_taking_the_best(
+    db, floor, clock, pools
+):
+    """Every lead of the best group is being claimed by other reps (locked, so
+    SKIP LOCKED passes them by): Next gives the next group's oldest lead, not
+    "no leads are waiting"."""
+    alice = floor.rep("alice")
+    groups = [("top1", 2, 0), ("next1", 1, 0), ("top2", 2, 0), ("next2", 1, 0)]
+    ids = _oldest_first_floor(floor, clock, alice, pools, groups, deal=False)
+    with db.engine.connect() as other, other.begin():
+        other.execute(
+            text("SELECT id FROM leads WHERE id IN (:a, :b) FOR UPDATE"),
+            {"a": ids["top1"], "b": ids["top2"]},
+        )
+        assert allocation.claim_next_lead(db, alice).lead.id == ids["next1"]
+    assert allocation.claim_next_lead(db, alice).lead.id == ids["top1"]
 
 
 def test_empty_pool_says_so_without_an_error(db, floor):
