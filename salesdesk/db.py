@@ -56,6 +56,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # own checkpoint stays only as the backstop for a much larger log.
 CHECKPOINT_AFTER_PAGES = 1_000
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000  # ~40 MB of log
+# The log file keeps the size of the largest transaction it ever held (an import
+# batch: up to ~50 MB) unless told otherwise; once checkpointed, the next writer
+# that starts it over cuts it back to this.
+SQLITE_LOG_KEEP_BYTES = 16 * 1024 * 1024
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.
 PING_AFTER_IDLE_S = 10.0
 
@@ -231,6 +235,7 @@ class Database:
             if checkpoints_after_queue:  # else SQLite's own checkpoint at 1,000 pages
                 cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA journal_size_limit={SQLITE_LOG_KEEP_BYTES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

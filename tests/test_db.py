@@ -42,3 +42,22 @@ def test_the_log_is_checkpointed_by_the_writer_that_took_it_past_the_limit(sqlit
     with sqlite3.connect(path) as lite:
         busy, in_log, copied = lite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert in_log == copied  # nothing was left for this checkpoint to do
+
+
+def test_the_log_shrinks_back_after_a_big_transaction(tmp_path, monkeypatch):
+    """An import batch grows the write-ahead log; it must not stay that big for good."""
+    from salesdesk import db as db_module
+    from salesdesk import migrations
+
+    monkeypatch.setattr(db_module, "SQLITE_LOG_KEEP_BYTES", 512 * 1024)
+    path = tmp_path / "log.db"
+    database = Database(f"sqlite:///{path}")
+    try:
+        migrations.upgrade(database)
+        log = Path(f"{path}-wal")
+        _write_rules(database, 0, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)  # ~6 MB
+        assert log.stat().st_size > 4 * 1024 * 1024
+        _write_rules(database, 10_000, 1)  # the next writer starts the checkpointed log over
+        assert log.stat().st_size <= 512 * 1024
+    finally:
+        database.dispose()
