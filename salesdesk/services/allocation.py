@@ -11,13 +11,17 @@ Next, in one write transaction:
 3. hand back the rep's own oldest due call back, if any;
 4. otherwise claim the best pool lead with one conditional
    ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) … RETURNING``,
-   so concurrent reps each skip the rows the others are taking;
+   so concurrent reps each skip the rows the others are taking. Both pool
+   orders read one index, ``ix_leads_claim_newest``: newest first from its
+   end; oldest first in two steps, the best (priority, score) group this rep
+   may take from and then its oldest lead (on PostgreSQL, when others are
+   taking every lead of that group, the next group down);
 5. write the ``claimed`` event.
 
 Next is the busiest call on a floor, so each engine gets the shortest path:
 
 * PostgreSQL: the steps run inside the database function
-  ``salesdesk_claim_next`` (migrations 0006–0008) — one prepared call on the
+  ``salesdesk_claim_next`` (migrations 0006–0009) — one prepared call on the
   thread's own autocommit connection, one round trip, the lock and the rest in
   statements with a fresh snapshot each.
 * SQLite: the whole claim holds the database's write lock, so it runs as plain
@@ -601,7 +605,7 @@ def _best_groups(
     head = aliased(Lead)
     query = select(head.priority, head.score).where(
         head.pool_id == pool_id,
-        head.status == literal_column(f"'{LeadStatus.POOL.value}'"),  # as status_is()
+        status_is(LeadStatus.POOL, head),
         _not_cooling_down(user_id, since, head),
     )
     if below is not None:
@@ -610,16 +614,21 @@ def _best_groups(
 
 
 def _candidates(
-    pool_id: int, user_id: int, since: datetime, rules: Rules, group: Any = None
+    pool_id: int,
+    user_id: int,
+    since: datetime,
+    rules: Rules,
+    group: tuple[int, int] | None = None,
 ) -> Any:
     """The pool's next lead for this rep (oldest first: in ``group``, else the best one)."""
     query = select(Lead.id, Lead.priority, Lead.score, Lead.created_at).where(
         Lead.pool_id == pool_id, status_is(LeadStatus.POOL), _not_cooling_down(user_id, since)
     )
     if rules.pool_order == "oldest_first":
-        if group is None:
-            group = _best_groups(pool_id, user_id, since).limit(1).scalar_subquery()
-        query = query.where(tuple_(Lead.priority, Lead.score) == group)
+        best: Any = _best_groups(pool_id, user_id, since).limit(1).scalar_subquery()
+        if group is not None:
+            best = tuple_(*map(literal, group))
+        query = query.where(tuple_(Lead.priority, Lead.score) == best)
     return query.order_by(*_claim_order(rules)).limit(1)
 
 
@@ -693,8 +702,13 @@ def _claim_from_pool(
 
 
 def _first_group(
-    session: Session, pool_id: int, user_id: int, since: datetime, below: Any = None
+    session: Session,
+    pool_id: int,
+    user_id: int,
+    since: datetime,
+    below: tuple[int, int] | None = None,
 ) -> tuple[int, int] | None:
+    """The best (priority, score) group this rep may take from (after ``below``)."""
     row = session.execute(_best_groups(pool_id, user_id, since, below).limit(1)).first()
     return (row[0], row[1]) if row is not None else None
 
@@ -709,9 +723,8 @@ def _claim_one(
     group: tuple[int, int] | None,
 ) -> Any:
     """Claim the pool's next lead (in ``group``, oldest first); its row, or None."""
-    fixed = tuple_(*map(literal, group)) if group is not None else None
     candidate = (
-        _candidates(pool_id, user.id, since, rules, fixed)
+        _candidates(pool_id, user.id, since, rules, group)
         .with_only_columns(Lead.id)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -57,14 +57,14 @@ LEAD_COLUMNS = (
 )
 
 
-def status_is(status: LeadStatus) -> Any:
+def status_is(status: LeadStatus, lead: Any = Lead) -> Any:
     """``leads.status = '<status>'`` with the value inlined, not bound.
 
-    The claim indexes are partial (``WHERE status = 'pool'``); SQLite and
-    PostgreSQL's generic prepared plans only use them when the query carries
-    the same literal.
+    The claim index and the clock jobs' indexes are partial (``WHERE status =
+    'pool'``); SQLite and PostgreSQL's generic prepared plans only use them
+    when the query carries the same literal. ``lead``: an alias of ``Lead``.
     """
-    return Lead.status == literal_column(f"'{status.value}'")
+    return lead.status == literal_column(f"'{status.value}'")
 
 
 def lead_rows() -> Select[*tuple[Any, ...]]:

@@ -81,7 +81,20 @@ def test_oldest_first_takes_the_best_group_then_its_oldest_lead(db, floor, clock
     assert next_name() == "f"
     leads.return_to_pool(db, floor.manager, [ids["f"]])  # f's group: only f, cooling
     assert [next_name() for _ in range(3)] == ["c", "e", "a"]
-    assert allocation.claim_next_lead(db, alice).lead is None  # b and f are cooling down
+    last = allocation.claim_next_lead(db, alice)  # b and f are cooling down
+    assert last.lead is None and last.message == allocation.EMPTY_POOL
+
+
+def test_oldest_first_still_refuses_and_says_why(db, floor, clock):
+    rules.update_rules(db, floor.admin, {"pool_order": "oldest_first"})
+    alice = floor.rep("alice", cap=1)
+    assert allocation.claim_next_lead(db, alice).message == allocation.NO_POOLS
+    pool = floor.pool(members=[alice])
+    assert allocation.claim_next_lead(db, alice).message == allocation.EMPTY_POOL
+    floor.leads(pool, 2)
+    assert allocation.claim_next_lead(db, alice).lead is not None
+    with pytest.raises(CapReachedError):
+        allocation.claim_next_lead(db, alice)
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # SQLite has no row locks
@@ -93,14 +106,12 @@ def test_oldest_first_moves_to_the_next_group_when_others_are_taking_the_best(
     SKIP LOCKED passes them by): Next gives the next group's oldest lead, not
     "no leads are waiting"."""
     alice = floor.rep("alice")
-    groups = [("top1", 2, 0), ("next1", 1, 0), ("top2", 2, 0), ("next2", 1, 0)]
+    groups = [("top1", 3, 0), ("mid", 2, 5), ("low1", 2, 0), ("top2", 3, 0), ("low2", 2, 0)]
     ids = _oldest_first_floor(floor, clock, alice, pools, groups, deal=False)
+    taken = [ids["top1"], ids["top2"], ids["mid"]]  # all of the two best groups
     with db.engine.connect() as other, other.begin():
-        other.execute(
-            text("SELECT id FROM leads WHERE id IN (:a, :b) FOR UPDATE"),
-            {"a": ids["top1"], "b": ids["top2"]},
-        )
-        assert allocation.claim_next_lead(db, alice).lead.id == ids["next1"]
+        other.execute(text("SELECT id FROM leads WHERE id = ANY(:ids) FOR UPDATE"), {"ids": taken})
+        assert allocation.claim_next_lead(db, alice).lead.id == ids["low1"]
     assert allocation.claim_next_lead(db, alice).lead.id == ids["top1"]
 
 

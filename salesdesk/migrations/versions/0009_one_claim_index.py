@@ -15,10 +15,10 @@ PostgreSQL other reps may be taking (``SKIP LOCKED``) every lead of that
 group, and the function then moves on to the next group, so a rep is never
 told the pool is empty while it is not.
 
-Measured on SQLite, 1,000,000 leads, 8 processes claiming newest first,
-interleaved 4 s runs on the same copied floor (with ``ix_leads_pool_status``
-partial as well, an experiment not kept): 836–976 claims/s before, 866–1,134
-after. Importing, the index was ~7 % of the insert's CPU.
+Measured on SQLite, 1,000,000 leads, 8 processes claiming (newest first),
+old code on 0008 against new code on 0009, interleaved 4 s runs on copies of
+one floor: 1,139 / 1,454 / 1,510 claims/s before, 1,293 / 1,558 / 1,536 after
+(benchmarks/README.md). Importing, the index was ~7 % of the insert's CPU.
 
 The function is 0008's, with the oldest-first branch replaced.
 
