@@ -25,7 +25,7 @@ def describe_event(event: EventRow) -> str:
     if kind == "created":
         return "Added to the pool"
     if kind == "claimed":
-        return f"Taken with Next by {to_owner}"
+        return "Taken with Next"  # by whom: the Who column, the rep who clicked
     if kind == "assigned":
         return f"Assigned to {to_owner}"
     if kind == "routed":
