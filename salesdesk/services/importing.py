@@ -68,7 +68,15 @@ from salesdesk.services.errors import (
     NotFoundError,
     ValidationError,
 )
-from salesdesk.services.leads import EMAIL_RE, LeadValues, insert_lead_values
+from salesdesk.services.leads import (
+    EMAIL_RE,
+    INVALID_CONTACT,
+    LeadValues,
+    insert_lead_values,
+    malformed_contact,
+    phone_digits,
+    phone_key_of_digits,
+)
 from salesdesk.services.records import Actor
 from salesdesk.services.rules import load_rules
 
@@ -489,10 +497,10 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
 
     This runs once per row of a file of perhaps a million, so it is written
     for speed: the cells are picked by precomputed indexes, and the checks of
-    :func:`leads.check_new_lead` and the keys of :func:`leads.email_key` and
-    :func:`leads.phone_key` are done here on the values already stripped
-    (building a :class:`leads.NewLead` per row only to check it cost more than
-    the checks; tests hold the two to the same answers).
+    :func:`leads.check_new_lead` (:func:`leads.malformed_contact`) and the keys
+    are taken on the values already stripped (building a :class:`leads.NewLead`
+    per row only to check it cost more than the checks; tests hold the two to
+    the same answers).
     """
     width = plan.width
     if len(cells) != width:
@@ -544,12 +552,10 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
         _refuse_long(first, last, company, email, phone, row_source)
     score_value = _whole(score, "score") if score else 0
     priority_value = _whole(priority, "priority") if priority else 0
-    # The rules of leads.check_new_lead, on values already stripped.
-    if email and not EMAIL_RE.match(email):
-        raise _RowError(f'invalid email "{email}"')
-    digits = _NOT_DIGIT.sub("", phone) if phone else ""
-    if phone and len(digits) < 5:
-        raise _RowError(f'invalid phone number "{phone}"')
+    digits = phone_digits(phone) if phone else ""
+    bad = malformed_contact(email, digits, phone)  # as leads.check_new_lead
+    if bad is not None:
+        raise _RowError(INVALID_CONTACT[bad].format(email if bad == "email" else phone))
     return (
         first,
         last,
@@ -557,7 +563,7 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
         email or None,
         phone or None,
         email.lower() or None,
-        digits[-10:] or None,
+        phone_key_of_digits(digits),
         row_source,
         score_value,
         priority_value,
@@ -586,7 +592,6 @@ def _values_of_several(cells: list[str], plan: _Plan, custom: dict[str, str]) ->
     return [values.get(name, "") for name in FIELDS]
 
 
-_NOT_DIGIT = re.compile(r"\D")  # as leads.phone_key and leads.check_new_lead read a phone
 _TEXT_ORDER = ("first_name", "last_name", "company", "email", "phone", "source")
 _MAX_FIRST, _MAX_LAST, _MAX_COMPANY, _MAX_EMAIL, _MAX_PHONE, _MAX_SOURCE = (
     MAX_LENGTH[name] for name in _TEXT_ORDER

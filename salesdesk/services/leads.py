@@ -52,10 +52,32 @@ def email_key(email: str | None) -> str | None:
 
 def phone_key(phone: str | None) -> str | None:
     """Digits only, so '+44 20 7946 0018' and '0044-20-7946-0018' compare by their tail."""
-    digits = _NOT_DIGIT.sub("", phone or "")
-    if not digits:
-        return None
-    return digits[-10:] if len(digits) > 10 else digits
+    return phone_key_of_digits(phone_digits(phone or ""))
+
+
+def phone_digits(phone: str) -> str:
+    return _NOT_DIGIT.sub("", phone)
+
+
+def phone_key_of_digits(digits: str) -> str | None:
+    """:func:`phone_key` of a phone whose digits are already known (the import's)."""
+    return digits[-10:] or None
+
+
+# The checks of a lead's email and phone, on values already stripped: the field
+# that is malformed, or None. check_new_lead and the import both say why with
+# INVALID_CONTACT.
+INVALID_CONTACT = {"email": 'invalid email "{}"', "phone": 'invalid phone number "{}"'}
+_MIN_PHONE_DIGITS = 5
+
+
+def malformed_contact(email: str, digits: str, phone: str) -> str | None:
+    """``email`` stripped, ``digits`` the phone's (:func:`phone_digits`)."""
+    if email and not EMAIL_RE.match(email):
+        return "email"
+    if phone and len(digits) < _MIN_PHONE_DIGITS:
+        return "phone"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +99,10 @@ def check_new_lead(lead: NewLead) -> None:
     """Refuse a lead no one could contact, or one with a malformed email."""
     if not (lead.email or lead.phone):
         raise ValidationError("A lead needs an email address or a phone number.")
-    if lead.email and not EMAIL_RE.match(lead.email.strip()):
-        raise ValidationError(f'invalid email "{lead.email}"', field="email")
-    if lead.phone and len(_NOT_DIGIT.sub("", lead.phone)) < 5:
-        raise ValidationError(f'invalid phone number "{lead.phone}"', field="phone")
+    email, phone = (lead.email or "").strip(), lead.phone or ""
+    bad = malformed_contact(email, phone_digits(phone), phone)
+    if bad is not None:
+        raise ValidationError(INVALID_CONTACT[bad].format(getattr(lead, bad)), field=bad)
 
 
 def insert_leads(
@@ -513,6 +535,7 @@ def lead_rows_by_id(db: Database, actor: Actor, lead_ids: Sequence[int]) -> list
 
 __all__ = [
     "EMAIL_RE",
+    "INVALID_CONTACT",
     "LeadValues",
     "NewLead",
     "add_lead",
@@ -527,7 +550,10 @@ __all__ = [
     "mark_booked",
     "my_call_backs",
     "my_current_leads",
+    "phone_digits",
     "phone_key",
+    "phone_key_of_digits",
+    "malformed_contact",
     "remove_leads",
     "return_to_pool",
     "text_filter",
