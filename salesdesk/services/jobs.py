@@ -6,7 +6,8 @@
   with the reminder the rules ask for (in-app, or an email to the rep);
 * returns leads to the pool when the keep period is over or nothing has been
   done with them for the idle limit (the former owner is remembered, so the
-  cooldown keeps Next from handing the lead straight back);
+  cooldown keeps Next from handing the lead straight back); both count working
+  days only unless the rules say otherwise (``services/workdays.py``);
 * pushes waiting leads in round-robin and weighted pools to members who have
   room again;
 * reminds owners of leads quiet for their pool's follow-up days, and emails
@@ -25,7 +26,7 @@ lets one writer in at a time.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from salesdesk.services.notifications import notify
 from salesdesk.services.records import JobsSummary
 from salesdesk.services.routing import push_pool_ids, route_waiting_leads
 from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.workdays import days_before, days_text
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +131,8 @@ def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> i
     days = rules.keep_days if kind == "expired" else rules.idle_days
     if days <= 0:
         return 0
-    cutoff = now - timedelta(days=days)
+    working = rules.working_days_only
+    cutoff = days_before(now, days, working_days_only=working)
     candidates = session.scalars(
         select(Lead)
         .where(status_is(LeadStatus.CURRENT), Lead.assigned_at < cutoff)
@@ -146,10 +149,12 @@ def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> i
         if latest >= cutoff:
             continue
         former = lead.owner_id
-        release_to_pool(session, lead, kind=kind, actor_id=None, at=now, details={"days": days})
+        details = {"days": days, "working": working}
+        release_to_pool(session, lead, kind=kind, actor_id=None, at=now, details=details)
         if former is not None:
             name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
-            why = "the keep period ended" if kind == "expired" else f"no action for {days} days"
+            quiet = days_text(days, working)
+            why = "the keep period ended" if kind == "expired" else f"no action for {quiet}"
             notify(
                 session,
                 former,

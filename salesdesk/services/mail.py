@@ -44,8 +44,9 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
     "appointment": LEAD_FIELDS + COMMON_FIELDS + ("appointment_at",),
     # To the owner, on the call back's day (when the rule says email).
     "call_back_reminder": LEAD_FIELDS + COMMON_FIELDS + ("call_back_at",),
-    # To the owner, when a lead had no contact for the pool's follow-up days.
-    "follow_up_reminder": LEAD_FIELDS + COMMON_FIELDS + ("days", "last_contact"),
+    # To the owner, when a lead had no contact for the pool's follow-up days
+    # (``days`` the number, ``quiet_for`` the words: "5 days", "5 working days").
+    "follow_up_reminder": LEAD_FIELDS + COMMON_FIELDS + ("days", "quiet_for", "last_contact"),
     # The hourly digest when its only news is one lead given to the person.
     "assigned": LEAD_FIELDS + COMMON_FIELDS + ("pool_name",),
     # The hourly digest of leads given to or taken from a person; each item
@@ -159,6 +160,7 @@ def sample_context(name: str) -> dict[str, Any]:
         "appointment_at": "2026-03-02 14:30 UTC",
         "call_back_at": "14:30 UTC",
         "days": 5,
+        "quiet_for": "5 working days",
         "last_contact": "2026-02-25",
         "pool_name": "Inbound",
         "count": 2,

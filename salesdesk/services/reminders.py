@@ -30,6 +30,7 @@ from salesdesk.services import mail
 from salesdesk.services.lifecycle import status_is, transition
 from salesdesk.services.notifications import notify
 from salesdesk.services.rules import Rules
+from salesdesk.services.workdays import days_before, days_text, period_in
 
 FOLLOW_UP_KIND = "follow_up_reminder"
 FOLLOW_UP_BATCH = 500
@@ -62,7 +63,7 @@ def send_follow_ups(session: Session, now: datetime, rules: Rules) -> int:
         if sent >= FOLLOW_UP_BATCH:
             break
         days = int(pool_days or 0)
-        cutoff = now - timedelta(days=days)
+        cutoff = days_before(now, days, working_days_only=rules.working_days_only)
         quiet = session.execute(_quiet_leads(pool_id, cutoff).limit(FOLLOW_UP_BATCH - sent))
         for lead, owner in quiet.all():
             _remind_follow_up(session, lead, owner, days, now, rules)
@@ -110,13 +111,18 @@ def _remind_follow_up(
         kind=FOLLOW_UP_KIND,
         actor_id=None,
         at=now,
-        details={"days": days, "by": "email" if by_email else "in_app"},
+        details={
+            "days": days,
+            "working": rules.working_days_only,
+            "by": "email" if by_email else "in_app",
+        },
     )
     name = _lead_name(lead.first_name, lead.last_name, lead.company, lead.id)
     if by_email:
         assert owner.email is not None
         context = mail.lead_context(lead, owner, rules.company_name)
         context["days"] = days
+        context["quiet_for"] = days_text(days, rules.working_days_only)
         context["last_contact"] = (
             lead.last_contacted_at.strftime("%Y-%m-%d")
             if lead.last_contacted_at
@@ -135,7 +141,7 @@ def _remind_follow_up(
             session,
             owner.id,
             "follow_up",
-            f"Follow up: {name} — no contact for {_days(days)}",
+            f"Follow up: {name} — no contact for {days_text(days, rules.working_days_only)}",
             now,
             lead.id,
         )
@@ -275,9 +281,7 @@ def _lost_text(
     if kind == "expired":
         return f"{name} went back to the pool (the keep period ended)"
     if kind == "idle":
-        days = details.get("days")
-        quiet = _days(days) if isinstance(days, int) else "a while"
-        return f"{name} went back to the pool (no action for {quiet})"
+        return f"{name} went back to the pool (no action for {period_in(details)})"
     return f"{name} was returned to the pool" + (f" by {by}" if by else "")
 
 
@@ -315,10 +319,6 @@ def _send_digest(
         },
         now=now,
     )
-
-
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
 
 
 def _when(at: datetime, now: datetime) -> str:

@@ -52,6 +52,11 @@ class Rules:
     idle_days: int = _rule(
         3, "Days without any action before a lead returns to the pool (0 = never)."
     )
+    working_days_only: bool = _rule(
+        True,
+        "Count only Monday to Friday in the keep period, the days without action and the "
+        "follow-up reminders: a weekend does not use up a rep's days.",
+    )
     dead_policy: str = _rule(
         "hide", "'hide': dead leads are hidden and tagged; 'delete': removed for good."
     )
@@ -214,6 +219,7 @@ def _ca_file(value: Any) -> str:
 VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "keep_days": _whole(0, 365, "Keep period (days)"),
     "idle_days": _whole(0, 365, "Days without action before reallocation"),
+    "working_days_only": _flag("Count working days only"),
     "dead_policy": _choice(DEAD_POLICIES, "Dead-lead policy"),
     "dead_tag": _tag,
     "one_at_a_time": _flag("One lead at a time"),

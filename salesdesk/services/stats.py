@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from datetime import time as clock_time
+from datetime import date, datetime, timedelta, tzinfo
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -26,6 +25,7 @@ from salesdesk.models import Lead, LeadEvent, LeadStatus, Pool, PoolMember, Role
 from salesdesk.services.auth import MANAGERS, require
 from salesdesk.services.errors import ValidationError
 from salesdesk.services.records import Actor
+from salesdesk.services.workdays import local_date, local_midnight
 
 # A lead reaching a rep: pulled with Next, pushed by routing, or given by a manager.
 CLAIM_KINDS = ("claimed", "routed", "assigned", "reassigned")
@@ -131,15 +131,11 @@ def local_days(now: datetime, days: int, tz: tzinfo | None = None) -> list[tuple
     """
     if not 1 <= days <= MAX_DAYS:
         raise ValidationError(f"Choose from 1 to {MAX_DAYS} days.", field="days")
-    aware = now.replace(tzinfo=UTC)
-    today = aware.astimezone(tz).date() if tz is not None else aware.astimezone().date()
+    today = local_date(now, tz)
     result = []
     for back in range(days - 1, -2, -1):
         day = today - timedelta(days=back)
-        midnight = datetime.combine(day, clock_time())
-        # A naive local time's astimezone() asks the OS, which knows the DST rules.
-        local = midnight.replace(tzinfo=tz) if tz is not None else midnight.astimezone()
-        result.append((day, local.astimezone(UTC).replace(tzinfo=None)))
+        result.append((day, local_midnight(day, tz)))
     return result
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -73,6 +73,46 @@ def test_idle_leads_go_back_but_actioned_ones_stay(db, floor, clock):
     assert (summary.idle, summary.expired) == (1, 0)
     assert [r.id for r in leads.my_current_leads(db, alice)] == [busy.id]
     assert leads.lead_rows_by_id(db, floor.manager, [idle.id])[0].status == "pool"
+
+
+def test_a_weekend_does_not_use_up_the_days_without_action(db, floor, clock):
+    """Taken Friday 15:00 UTC with 3 days: Monday and Tuesday pass, Thursday it goes back.
+
+    The weekend is the local one of the machine running the jobs; the checks keep
+    a day's margin either side, so they hold in any time zone.
+    """
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1, first_name="Jane", last_name="Doe")
+    rules.update_rules(db, floor.admin, {"idle_days": 3, "keep_days": 0})
+    clock.now = datetime(2026, 3, 6, 15, 0)  # a Friday
+    lead = allocation.claim_next_lead(db, alice).lead
+    clock.now = datetime(2026, 3, 10, 14, 0)  # Tuesday: 3 calendar days, 2 working days
+    assert jobs.run_due_jobs(db).idle == 0
+    clock.now = datetime(2026, 3, 12, 15, 0)  # Thursday
+    assert jobs.run_due_jobs(db).idle == 1
+    assert leads.my_current_leads(db, alice) == []
+    assert notifications.list_notifications(db, alice)[0].message == (
+        "Jane Doe went back to the pool (no action for 3 working days)"
+    )
+    released = leads.get_lead(db, floor.manager, lead.id).history[-1]
+    assert released.kind == "idle"
+    assert released.details == {"days": 3, "working": True}
+
+
+def test_calendar_days_when_the_rule_counts_weekends(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 2)
+    rules.update_rules(
+        db, floor.admin, {"idle_days": 0, "keep_days": 3, "working_days_only": False}
+    )
+    clock.now = datetime(2026, 3, 6, 15, 0)  # a Friday
+    allocation.claim_next_lead(db, alice)
+    clock.now = datetime(2026, 3, 9, 14, 59)  # Monday
+    assert jobs.run_due_jobs(db).expired == 0
+    clock.now = datetime(2026, 3, 9, 15, 1)
+    assert jobs.run_due_jobs(db).expired == 1
 
 
 def test_a_call_back_extends_the_keep_period(db, floor, clock):

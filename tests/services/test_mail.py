@@ -131,10 +131,10 @@ def test_follow_up_reminder_to_the_rep(db, floor, clock, smtp, desk):
 
     assert received.rcpt_tos == ["alice@example.com"]
     assert received.message["Subject"] == (
-        "Follow up: Jane Doe (Acme & Sons <Ltd>) — no contact for 2 days"
+        "Follow up: Jane Doe (Acme & Sons <Ltd>) — no contact for 2 working days"
     )
-    assert "for 2 days (last contact: none since it was assigned on 2026-03-02)" in text
-    assert "for <b>2 days</b>" in html
+    assert "for 2 working days (last contact: none since it was assigned on 2026-03-02)" in text
+    assert "for <b>2 working days</b>" in html
     assert row.lead_id == lead.id
 
 

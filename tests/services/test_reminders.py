@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -64,11 +66,21 @@ def test_a_quiet_lead_reminds_its_owner_once(db, floor, clock):
     clock.advance(hours=5)
     assert jobs.run_due_jobs(db).follow_ups == 0  # recorded, so not every round
 
-    assert notices(db, alice, "follow_up") == ["Follow up: Jane Doe — no contact for 2 days"]
+    said = "Follow up: Jane Doe — no contact for 2 working days"
+    assert notices(db, alice, "follow_up") == [said]
     (event,) = follow_up_events(db, lead.id)
     assert event.to_owner_id == alice.id and event.actor_id is None
-    assert event.details == {"days": 2, "by": "in_app"}
+    assert event.details == {"days": 2, "working": True, "by": "in_app"}
     assert outbox_rows(db) == []
+
+
+def test_the_follow_up_days_skip_the_weekend(db, floor, clock):
+    clock.now = datetime(2026, 3, 6, 15, 0)  # a Friday; a day's margin for any time zone
+    quiet_floor(db, floor, days=1)
+    clock.now = datetime(2026, 3, 8, 15, 0)  # Sunday: two calendar days, no working day
+    assert jobs.run_due_jobs(db).follow_ups == 0
+    clock.now = datetime(2026, 3, 10, 15, 0)  # Tuesday
+    assert jobs.run_due_jobs(db).follow_ups == 1
 
 
 def test_with_the_default_rules_the_longest_follow_up_allowed_fires_before_the_idle_return(
@@ -90,7 +102,8 @@ def test_with_the_default_rules_the_longest_follow_up_allowed_fires_before_the_i
     clock.advance(days=1)
     summary = jobs.run_due_jobs(db)
     assert (summary.idle, summary.follow_ups) == (1, 0)
-    assert notices(db, alice, "follow_up") == ["Follow up: Jane Doe — no contact for 2 days"]
+    said = "Follow up: Jane Doe — no contact for 2 working days"
+    assert notices(db, alice, "follow_up") == [said]
 
 
 def test_contact_restarts_the_follow_up_clock(db, floor, clock):
@@ -201,7 +214,7 @@ def test_routed_and_released_leads_are_in_the_digest(db, floor, clock):
 
     bodies = [r.body_text for r in outbox_rows(db) if r.to_address == "alice@example.com"]
     assert "Jane Doe is now yours in SalesDesk (pool: Push)." in bodies[0]
-    assert "Jane Doe went back to the pool (no action for 1 day)" in bodies[1]
+    assert "Jane Doe went back to the pool (no action for 1 working day)" in bodies[1]
     assert "Jane Doe came to you from the Push pool" in bodies[1]
 
 

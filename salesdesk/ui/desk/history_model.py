@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from salesdesk.services.records import EventRow
+from salesdesk.services.workdays import period_in
 from salesdesk.ui.timefmt import format_compact, format_datetime
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -56,7 +57,9 @@ def describe_event(event: EventRow) -> str:
     if kind == "expired":
         return f"Back to the pool: {from_owner}'s keep period ended"
     if kind == "idle":
-        return f"Back to the pool: no action by {from_owner} for {d.get('days', 'some')} days"
+        return f"Back to the pool: no action by {from_owner} for {period_in(d)}"
+    if kind == "follow_up_reminder":
+        return f"Follow-up reminder: no contact for {period_in(d)}"
     if kind == "owner_left":
         return f"Back to the pool: {from_owner} left the team"
     return kind.replace("_", " ").capitalize()

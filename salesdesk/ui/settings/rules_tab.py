@@ -41,6 +41,7 @@ CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
 FIELDS: tuple[tuple[str, str], ...] = (
     ("keep_days", "Keep period (days)"),
     ("idle_days", "Reallocate after days without action"),
+    ("working_days_only", "Working days"),
     ("cap", "Cap on current leads per rep"),
     ("one_at_a_time", "One lead at a time"),
     ("pool_order", "Order of the pool"),
@@ -64,6 +65,10 @@ SPIN_RANGES = {
 # the rest show their help from ``Rules`` (rules.rule_help()).
 HELP = {
     "one_at_a_time": "",
+    "working_days_only": (
+        "The keep period, the days without action and each pool's follow-up "
+        "skip Saturdays and Sundays."
+    ),
     "assignment_digest": "",
     "pool_order": "Which waiting lead Next hands out first, after priority and score.",
     "dead_policy": "What happens to a lead marked dead, or removed by a manager.",
@@ -79,6 +84,7 @@ HELP = {
     "admin_emails": "Where Appointment notices go; separate addresses with commas.",
 }
 CHECK_TEXT = {
+    "working_days_only": "Count only Monday to Friday",
     "one_at_a_time": "A rep must action their current lead before taking the next",
     "assignment_digest": "Email each person, at most hourly, the leads given to them or taken away",
 }

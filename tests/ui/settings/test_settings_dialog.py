@@ -96,10 +96,13 @@ def test_rules_load_save_and_apply_to_every_client(scene):
     tab.editors["cap"].setValue(1)
     tab.editors["admin_emails"].setText("team@example.com, boss@example.com")
     tab.editors["one_at_a_time"].setChecked(True)
+    assert tab.editors["working_days_only"].isChecked()  # the default: weekends don't count
+    assert "skip Saturdays and Sundays" in tab._helps["working_days_only"].text()
+    tab.editors["working_days_only"].setChecked(False)
     assert scene.dialog.save_button.isEnabled()
     scene.save()
     saved = rules.get_rules(scene.db)
-    assert (saved.cap, saved.one_at_a_time) == (1, True)
+    assert (saved.cap, saved.one_at_a_time, saved.working_days_only) == (1, True, False)
     assert saved.admin_emails == ("team@example.com", "boss@example.com")
     # Every client reads the rules in its next transaction: Alice's next Next is refused.
     with pytest.raises(CapReachedError):
