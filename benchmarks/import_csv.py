@@ -15,7 +15,7 @@ one transaction: no parsing, no checks, no events, no routing, no foreign
 keys (the bare sqlite3 connection leaves them off) — the floor the import
 cannot beat. On SQLite it is measured twice: with SQLite's default 2 MB page
 cache (a naive insert) and with the page cache the import gives its batches
-(``importing.IMPORT_CACHE_KIB``), the fairer floor. The ratio import/baseline
+(``import_batches.IMPORT_CACHE_KIB``), the fairer floor. The ratio import/baseline
 is the figure to compare across runs; the machine is shared and noisy.
 
 "Longest batch" is the longest of the import's write transactions: on SQLite
@@ -183,9 +183,9 @@ def baseline_postgres(url: str, gen: Generated) -> tuple[float, float]:
 
 
 def import_cache_kib() -> int:
-    from salesdesk.services import importing
+    from salesdesk.services import import_batches
 
-    return importing.IMPORT_CACHE_KIB
+    return import_batches.IMPORT_CACHE_KIB
 
 
 def fresh_database(url: str) -> Any:
@@ -212,10 +212,10 @@ Baseline = tuple[str, Callable[[str, Generated], tuple[float, float]]]
 @contextlib.contextmanager
 def batch_timer() -> Iterator[list[float]]:
     """Wall seconds of each batch's write transaction (what other writers wait out on SQLite)."""
-    from salesdesk.services import importing
+    from salesdesk.services import import_batches
 
     seconds: list[float] = []
-    store = importing._store_batch
+    store = import_batches.store_batch
 
     def timed_store(*args: Any) -> Any:
         started = time.perf_counter()
@@ -224,11 +224,11 @@ def batch_timer() -> Iterator[list[float]]:
         finally:
             seconds.append(time.perf_counter() - started)
 
-    importing._store_batch = timed_store  # type: ignore[assignment]
+    import_batches.store_batch = timed_store  # type: ignore[assignment]
     try:
         yield seconds
     finally:
-        importing._store_batch = store  # type: ignore[assignment]
+        import_batches.store_batch = store  # type: ignore[assignment]
 
 
 def run_engine(
