@@ -85,7 +85,7 @@ def load_desk(
     with db.read() as session:
         require(session, actor)
         marker = _latest_event(session)
-        text = text_filter(search)
+        text = text_filter(search, db.dialect)
         lists = []
         for status, order in (
             (LeadStatus.CURRENT, (Lead.assigned_at, Lead.id)),

@@ -125,9 +125,9 @@ _SAMPLE_WIDTH = 250
 _PROBE = 1_000
 
 
-def _filter_conditions(f: LeadFilter) -> list[Any]:
+def _filter_conditions(f: LeadFilter, dialect: str) -> list[Any]:
     conditions = _indexed_conditions(f)
-    text = text_filter(f.text)
+    text = text_filter(f.text, dialect)
     if text is not None:
         conditions.append(text)
     return conditions
@@ -193,8 +193,9 @@ def _planned_conditions(session: Session, f: LeadFilter, limit: int) -> list[Any
     this well by itself.
     """
     indexed = _indexed_conditions(f)
-    text = text_filter(f.text)
-    if indexed and session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect.name
+    text = text_filter(f.text, dialect)
+    if indexed and dialect == "sqlite":
         low, high = _id_range(session)
         cap = _broad_from(limit, (high - low + 1) if low is not None else 0)
         probe = select(Lead.id).where(*indexed).limit(cap + 1).subquery()
@@ -361,7 +362,7 @@ def _by_id_alone(session: Session, conditions: list[Any]) -> list[Any]:
 
 def count_leads(db: Database, actor: Actor, filters: LeadFilter = LeadFilter()) -> LeadCount:
     """How many leads match ``filters`` (exact when small, "about" when large)."""
-    conditions = _filter_conditions(filters)
+    conditions = _filter_conditions(filters, db.dialect)
     with db.read() as session:
         require(session, actor, MANAGERS)
         return _count(session, conditions)

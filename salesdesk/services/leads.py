@@ -292,22 +292,25 @@ def add_lead(db: Database, actor: Actor, pool_id: int, lead: NewLead) -> LeadRow
 # --- a rep's own lists ------------------------------------------------------------
 
 
-def text_filter(text: str) -> ColumnElement[bool] | None:
+def text_filter(text: str, dialect: str) -> ColumnElement[bool] | None:
+    """Leads whose name, company, email or phone contain every word, ignoring case.
+
+    ``%`` and ``_`` in a word are matched as themselves. SQLite's ``LIKE``
+    already ignores the case of ASCII letters (as far as its ``lower()`` goes,
+    too), so it is used as it is: lower-casing every row's columns first made a
+    search of a million leads three times slower. PostgreSQL has ``ILIKE``.
+    """
     words = text.split()
     if not words:
         return None
+    columns = (Lead.first_name, Lead.last_name, Lead.company, Lead.email_key, Lead.phone)
     conditions = []
     for word in words:
-        pattern = f"%{word.lower()}%"
-        conditions.append(
-            or_(
-                func.lower(Lead.first_name).like(pattern),
-                func.lower(Lead.last_name).like(pattern),
-                func.lower(Lead.company).like(pattern),
-                Lead.email_key.like(pattern),
-                Lead.phone.like(f"%{word}%"),
-            )
-        )
+        if dialect == "sqlite":
+            found = [c.contains(word, autoescape=True) for c in columns]
+        else:
+            found = [c.icontains(word, autoescape=True) for c in columns]
+        conditions.append(or_(*found))
     return and_(*conditions)
 
 
@@ -332,7 +335,7 @@ def my_call_backs(db: Database, actor: Actor, search: str = "") -> list[LeadRow]
 
 
 def _own_list(db: Database, actor: Actor, query: Any, search: str) -> list[LeadRow]:
-    condition = text_filter(search)
+    condition = text_filter(search, db.dialect)
     if condition is not None:
         query = query.where(condition)
     with db.read() as session:

@@ -126,6 +126,22 @@ def test_list_leads_filters(db, floor, clock):
     assert ids(text="lead1 test") == {1}
 
 
+def test_search_ignores_case_and_takes_wildcards_literally(db, floor):
+    alice = floor.rep("alice")
+    pool = floor.pool("Inbound", members=[alice])
+    (smith,) = floor.leads(pool, 1, last_name="Smith", company="50% Off Ltd")
+    (under,) = floor.leads(pool, 1, last_name="Doe", email="jane_doe@example.com")
+    floor.leads(pool, 1, last_name="Other", company="500 Off", email="janeXdoe@example.com")
+
+    def ids(text):
+        return {r.id for r in lead_table.list_leads(db, floor.manager, LeadFilter(text=text)).rows}
+
+    assert ids("SMITH") == ids("smith") == ids("mIt") == {smith}
+    assert ids("50%") == {smith}  # not "50" followed by anything
+    assert ids("jane_doe") == {under}  # the underscore is not "any one character"
+    assert ids("JANE_DOE@EXAMPLE") == {under}
+
+
 @pytest.mark.parametrize("sort", sorted(lead_table.SORT_KEYS))
 def test_keyset_pages_cover_everything_once_in_order(db, floor, clock, sort):
     alice, bob = floor.rep("alice"), floor.rep("bob")

@@ -14,7 +14,8 @@ leads:
 * **Stale answers never paint**: each reset (a new filter or sort) starts a new
   generation, and an answer from an older one is dropped.
 * **The count is a separate call** (``lead_table.count_leads``): exact when small,
-  "about N" when large, so the first rows never wait for it.
+  "about N" when large, so the first rows never wait for it. When the first
+  page already holds every match, its length is the count and no call is made.
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ class PoolModel(QAbstractTableModel):
         self.count = None
         self._this_year = to_local(self._context.now()).year
         self.endResetModel()
-        self._fetch_next()
+        self._fetch_next()  # the count is asked for once the first page is in (_on_page)
+
+    def _fetch_count(self) -> None:
         self._context.run(
             lead_table.count_leads,
             self._filters,
@@ -448,6 +451,14 @@ class PoolModel(QAbstractTableModel):
         self._fetching = False
         self._cursor = page.next_cursor
         self._exhausted = page.next_cursor is None
+        if not self._ids:
+            # The first page: when it holds every match (a search for one
+            # lead, say) that is the count, and a second pass over a large
+            # table to count them is saved.
+            if self._exhausted:
+                self._on_count(generation, LeadCount(len(page.rows), True))
+            else:
+                self._fetch_count()
         if page.rows:
             first = len(self._ids)
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)

@@ -71,6 +71,28 @@ def test_pages_arrive_on_demand_in_the_database_order(qtbot, make_context, floor
     assert scores == [str(s) for s in range(23)]
 
 
+def test_a_first_page_holding_every_match_is_the_count(
+    qtbot, make_context, floor_with_leads, tasks, monkeypatch
+):
+    counted: list[LeadFilter] = []
+    count_leads = lead_table.count_leads
+
+    def counting(db, actor, filters):
+        counted.append(filters)
+        return count_leads(db, actor, filters)
+
+    monkeypatch.setattr(lead_table, "count_leads", counting)
+    model = _model(make_context, floor_with_leads, qtbot, page_size=50)
+    wait_idle(qtbot, tasks)
+    assert (model.count.value, model.count.exact) == (23, True)
+    assert counted == []  # 23 rows on a page of 50: nothing more to count
+
+    model = _model(make_context, floor_with_leads, qtbot, page_size=5)
+    wait_idle(qtbot, tasks)
+    assert (model.count.value, model.count.exact) == (23, True)
+    assert counted == [LeadFilter()]  # a page of 5 of them: counted in the database
+
+
 def test_each_column_sorts_in_the_database(qtbot, make_context, floor_with_leads, tasks):
     model = _model(make_context, floor_with_leads, qtbot, page_size=50)
     for column, spec in enumerate(COLUMNS):
