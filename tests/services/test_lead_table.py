@@ -107,6 +107,31 @@ def test_broad_filters_give_the_same_rows_with_the_planner_hint(db, table, monke
     }
 
 
+@pytest.mark.parametrize("sort", sorted(lead_table.SORT_KEYS))
+def test_a_search_with_few_matches_pages_the_same_read_by_id(db, table, monkeypatch, sort):
+    """SQLite reads a rare word's matches by id; every order and page must be unchanged."""
+    searches = [LeadFilter(text="co 1"), LeadFilter(text="co", source="s1"), LeadFilter(text="zz")]
+    by_id = [
+        [
+            [r.id for r in _all(db, table.manager, filters=f, sort=sort, descending=d)]
+            for f in searches
+        ]
+        for d in (False, True)
+    ]
+    monkeypatch.setattr(lead_table, "FEW_MATCHES", 0)  # never few: the sort order's own path
+    walked = [
+        [
+            [r.id for r in _all(db, table.manager, filters=f, sort=sort, descending=d)]
+            for f in searches
+        ]
+        for d in (False, True)
+    ]
+    assert by_id == walked
+    assert by_id[0][1] and by_id[0][2] == []
+    every = _all(db, table.manager, sort=sort)
+    assert set(by_id[0][1]) == {r.id for r in every if r.source == "s1"}  # "co" is in every email
+
+
 def test_call_back_date_range_filter(db, table, clock):
     f = LeadFilter(
         call_back_from=clock.now + timedelta(days=1, hours=12),
