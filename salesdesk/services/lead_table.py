@@ -204,8 +204,7 @@ def _planned_conditions(session: Session, f: LeadFilter, limit: int) -> list[Any
         # index and read every row through it (1.4 s on a million leads when
         # the word is rare). One pass in the table's own order finds the
         # matches at half the cost; when they are few, the page is read by id.
-        probe = select(Lead.id).where(*indexed, text).limit(FEW_MATCHES + 1)
-        found = session.scalars(probe).all()
+        found = session.scalars(select(Lead.id).where(*indexed, text).limit(FEW_MATCHES + 1)).all()
         if len(found) <= FEW_MATCHES:
             return [Lead.id.in_(found)]
     if indexed:
