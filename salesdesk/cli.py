@@ -15,28 +15,36 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
 from salesdesk import __version__
-from salesdesk.config import Secrets, resolve_database_url, with_password
+from salesdesk.config import Secrets, check_database_url, resolve_database_url, with_password
 from salesdesk.db import Database
 from salesdesk.services.errors import SalesDeskError
+
+if TYPE_CHECKING:
+    from salesdesk.services.records import JobsSummary
+    from salesdesk.services.sender import DeliverySummary
 
 log = logging.getLogger("salesdesk")
 
 
-def open_database(url: str | None, migrate: bool = True) -> Database:
+def open_database(url: str | None, migrate: bool = True, create: bool = False) -> Database:
+    """The database a command works on; ``create``: an SQLite file may be made for it."""
     from salesdesk import migrations
 
-    db = Database(with_password(resolve_database_url(url), Secrets()))
+    resolved = resolve_database_url(url)
+    check_database_url(resolved, must_exist=not create)
+    db = Database(with_password(resolved, Secrets()))
     if migrate:
         migrations.upgrade(db)
     return db
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
-    db = open_database(args.db, migrate=False)
+    db = open_database(args.db, migrate=False, create=True)
     from salesdesk import migrations
 
     migrations.upgrade(db)
@@ -83,8 +91,11 @@ def _cmd_pools_add(args: argparse.Namespace) -> int:
     if args.members:
         weights = _parse_members(db, args.members)
         pool = team.set_members(db, None, pool.id, weights)
-    members = ", ".join(f"{m.display_name} ({m.weight})" for m in pool.members) or "no members"
-    print(f"added pool {pool.name} ({pool.routing}): {members}")
+    if pool.routing == "weighted":
+        members = ", ".join(f"{m.display_name} ({m.weight})" for m in pool.members)
+    else:
+        members = ", ".join(m.display_name for m in pool.members)
+    print(f"added pool {pool.name} ({pool.routing}): {members or 'no members'}")
     return 0
 
 
@@ -133,7 +144,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from salesdesk.services import demo
 
-    db = open_database(args.db)
+    db = open_database(args.db, create=True)
     if demo.has_data(db):
         raise SalesDeskError("This database already has users; the demo needs an empty one.")
     demo.build_demo_floor(db, lead_count=args.leads)
@@ -177,10 +188,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             summary = jobs.run_due_jobs(db)
             delivered = sender(db) if sender else None
             if args.once or summary != jobs.JobsSummary():
-                print(
-                    f"jobs: {summary}" + (f"; mail: {delivered}" if delivered is not None else ""),
-                    flush=True,
-                )
+                print(_round_line(summary, delivered), flush=True)
         except SalesDeskError as exc:
             if args.once:
                 raise
@@ -188,6 +196,61 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         if args.once:
             return 0
         time.sleep(args.interval)
+
+
+def _round_line(summary: JobsSummary, delivered: DeliverySummary | None) -> str:
+    """One worker round in words: ``jobs: 2 call backs due, 1 idle lead returned; mail: ...``."""
+    done = [
+        _counted(summary.callbacks_due, "call back came due", "call backs came due"),
+        _counted(
+            summary.expired,
+            "lead back to the pool (keep period)",
+            "leads back to the pool (keep period)",
+        ),
+        _counted(
+            summary.idle, "lead back to the pool (no action)", "leads back to the pool (no action)"
+        ),
+        _counted(summary.routed, "waiting lead routed", "waiting leads routed"),
+        _counted(summary.follow_ups, "follow-up reminder", "follow-up reminders"),
+        _counted(summary.digests, "digest", "digests"),
+    ]
+    line = "jobs: " + (", ".join(d for d in done if d) or "nothing due")
+    if delivered is not None:
+        if delivered.skipped:
+            mail = delivered.skipped
+        else:
+            mail = ", ".join(
+                [f"{delivered.sent} sent"]
+                + ([f"{delivered.retrying} to retry"] if delivered.retrying else [])
+                + ([f"{delivered.failed} failed"] if delivered.failed else [])
+                + ([delivered.problem] if delivered.problem else [])
+            )
+        line += f"; mail: {mail}"
+    return line
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return "" if n == 0 else f"1 {one}" if n == 1 else f"{n} {many}"
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 1 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError("choose from 1 to 3600 seconds")
+    return seconds
+
+
+def _lead_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 1 <= count <= 100_000:
+        raise argparse.ArgumentTypeError("choose from 1 to 100000 leads")
+    return count
 
 
 def _load_sender():  # type: ignore[no-untyped-def]
@@ -200,6 +263,7 @@ def _load_sender():  # type: ignore[no-untyped-def]
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
+    check_database_url(resolve_database_url(args.db))  # a new SQLite file is the first start
     try:
         from salesdesk.ui.app import run
     except ImportError as exc:
@@ -271,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_cmd_import)
 
     demo = command("demo", "fill an empty database with a demo team and leads")
-    demo.add_argument("--leads", type=int, default=240)
+    demo.add_argument("--leads", type=_lead_count, default=240, help="how many (1-100000)")
     demo.set_defaults(func=_cmd_demo)
 
     mail = command("mail", "mail server set-up for this computer")
@@ -284,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = command("worker", "run clock jobs and deliver mail (for a team on PostgreSQL)")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
-    worker.add_argument("--interval", type=float, default=30.0, help="seconds between rounds")
+    worker.add_argument(
+        "--interval", type=_positive_seconds, default=30.0, help="seconds between rounds (1-3600)"
+    )
     worker.set_defaults(func=_cmd_worker)
     return parser
 

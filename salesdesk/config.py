@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from salesdesk.services.errors import ValidationError
 
 APP_NAME = "SalesDesk"
 KEYRING_SERVICE = "salesdesk"
@@ -125,6 +128,45 @@ class Secrets:
 def database_account(user: str, host: str | None, port: int | None, database: str | None) -> str:
     """The keychain entry a team database's password is kept under."""
     return f"{user}@{host or 'localhost'}:{port or 5432}/{database}"
+
+
+URL_FORMS = "sqlite:///path/to/salesdesk.db or postgresql://user@server/database"
+
+
+def check_database_url(url: str, *, must_exist: bool = False) -> None:
+    """Refuse, in words, a URL SalesDesk cannot use (the password is never repeated).
+
+    ``must_exist``: an SQLite file must already be there. A command pointed at
+    a mistyped path would otherwise create an empty database there and work on
+    it, e.g. a worker running the clock jobs of a floor with no leads.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValidationError(
+            f"That is not a database address. Use {URL_FORMS}.", field="db"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise ValidationError("Write postgresql:// rather than postgres://.", field="db")
+    if backend not in ("sqlite", "postgresql"):
+        raise ValidationError(
+            f"SalesDesk works with SQLite and PostgreSQL, not '{backend}'. Use {URL_FORMS}.",
+            field="db",
+        )
+    path = parsed.database
+    if (
+        must_exist
+        and backend == "sqlite"
+        and path
+        and path != ":memory:"
+        and not Path(path).exists()
+    ):
+        raise ValidationError(
+            f"There is no database at {path}. Check the path, or create one there with "
+            "'salesdesk db upgrade'.",
+            field="db",
+        )
 
 
 def with_password(url: str, secrets: Secrets) -> str:

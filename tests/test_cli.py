@@ -28,6 +28,7 @@ def test_db_upgrade_creates_the_schema(capsys, url):
 
 
 def test_users_pools_and_a_claim_from_the_command_line(capsys, url, monkeypatch):
+    assert run(capsys, "db", "upgrade", "--db", url)[0] == 0
     assert (
         run(
             capsys,
@@ -58,6 +59,8 @@ def test_users_pools_and_a_claim_from_the_command_line(capsys, url, monkeypatch)
     )
     assert code == 0
     assert out.strip() == "added pool Partners (weighted): Alice Walker (3), bob (1)"
+    code, out, _ = run(capsys, "pools", "add", "Inbound", "--members", "alice,bob", "--db", url)
+    assert out.strip() == "added pool Inbound (next): Alice Walker, bob"  # no shares to show
     db = Database(url)
     alice = auth.login(db, "alice", "s3cret-pass")
     assert allocation.claim_next_lead(db, alice).lead is None
@@ -67,6 +70,7 @@ def test_password_from_stdin(capsys, url, monkeypatch):
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("from-stdin-1\n"))
+    run(capsys, "db", "upgrade", "--db", url)
     assert run(capsys, "users", "add", "carol", "--password-stdin", "--db", url)[0] == 0
     assert auth.login(Database(url), "carol", "from-stdin-1").username == "carol"
 
@@ -78,9 +82,11 @@ def test_password_from_stdin(capsys, url, monkeypatch):
         (["users", "add", "dan", "--password", "short"], "at least 8 characters"),
         (["pools", "add", "P", "--members", "ghost:1"], "There is no user called 'ghost'"),
         (["pools", "add", "P", "--members", "ghost:x"], "There is no user called 'ghost'"),
+        (["users", "add", "eve", "--password", "password1", "--email", "bad"], "Not an email"),
     ],
 )
 def test_bad_input_is_one_line_and_no_traceback(capsys, url, argv, message):
+    run(capsys, "db", "upgrade", "--db", url)
     code, _, err = run(capsys, *argv, "--db", url)
     assert code == 2
     assert message in err
@@ -105,7 +111,56 @@ def test_demo_builds_a_working_floor_once(capsys, url):
 def test_worker_once_runs_the_jobs(capsys, url):
     run(capsys, "db", "upgrade", "--db", url)
     code, out, _ = run(capsys, "worker", "--once", "--db", url)
-    assert code == 0 and out.startswith("jobs: JobsSummary(")
+    assert code == 0
+    assert (
+        out.strip()
+        == "jobs: nothing due; mail: No mail server is set up; mail waits in the outbox."
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["worker", "--once", "--db", "bogus://x"], "SQLite and PostgreSQL, not 'bogus'"),
+        (["worker", "--once", "--db", "postgres://u@h/d"], "postgresql:// rather than postgres://"),
+        (["worker", "--once", "--db", "not a url"], "not a database address"),
+        (["worker", "--once", "--db", "sqlite:////no/such/dir/x.db"], "no database at /no/such"),
+        (["import", "x.csv", "--pool", "P", "--db", "sqlite:////tmp/nowhere-sd.db"], "no database"),
+    ],
+)
+def test_a_database_address_that_cannot_be_used_is_refused_in_words(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and out == ""
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not Path("/no/such/dir/x.db").exists() and not Path("/tmp/nowhere-sd.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["worker", "--interval", "-1"], "choose from 1 to 3600 seconds"),
+        (["worker", "--interval", "soon"], "'soon' is not a number of seconds"),
+        (["demo", "--leads", "-5"], "choose from 1 to 100000 leads"),
+    ],
+)
+def test_bad_numbers_are_refused_before_anything_runs(capsys, url, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*argv, "--db", url])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+    assert not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def test_a_worker_round_in_words():
+    from salesdesk.services.records import JobsSummary
+    from salesdesk.services.sender import DeliverySummary
+
+    line = cli._round_line(
+        JobsSummary(callbacks_due=1, idle=3), DeliverySummary(sent=2, retrying=1)
+    )
+    assert line == (
+        "jobs: 1 call back came due, 3 leads back to the pool (no action); mail: 2 sent, 1 to retry"
+    )
 
 
 def test_an_unreachable_database_is_one_plain_line(capsys, tmp_path):
@@ -139,6 +194,7 @@ def test_mail_password_goes_to_the_keychain_not_the_database(capsys, url, monkey
         def delete_password(self, service, username):
             self.kept.pop((service, username), None)
 
+    run(capsys, "db", "upgrade", "--db", url)
     code, _, err = run(capsys, "mail", "password", "--password", "x", "--db", url)
     assert code == 2 and "Set the mail server" in err
     db = Database(url)

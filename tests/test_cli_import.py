@@ -32,6 +32,7 @@ def run(capsys, *argv):
 @pytest.fixture
 def url(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run(capsys, "--db", url, "db", "upgrade")[0] == 0
     assert run(capsys, "--db", url, "pools", "add", "Inbound")[0] == 0
     return url
 

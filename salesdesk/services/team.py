@@ -16,6 +16,7 @@ from salesdesk.db import Database
 from salesdesk.models import Lead, Pool, PoolMember, Role, Routing, User
 from salesdesk.services.auth import ADMINS, MANAGERS, hash_password, require
 from salesdesk.services.errors import NotFoundError, ValidationError
+from salesdesk.services.leads import EMAIL_RE
 from salesdesk.services.lifecycle import give_to, release_to_pool
 from salesdesk.services.records import UNCHANGED, Actor, MemberRow, PoolRow, Unchanged, UserRow
 from salesdesk.services.rules import follow_up_problem, load_rules, lock_settings
@@ -46,6 +47,14 @@ def _check_cap(cap: int | None) -> None:
         raise ValidationError("A personal cap must be from 1 to 1000 leads.", field="cap")
 
 
+def _clean_email(email: str | None) -> str | None:
+    """A person's email address, stripped; ``None`` for none. Refuses a malformed one."""
+    address = (email or "").strip()
+    if address and not EMAIL_RE.match(address):
+        raise ValidationError(f"Not an email address: {address}", field="email")
+    return address or None
+
+
 def _require_admin(session: Session, actor: Actor | None) -> None:
     if actor is not None:
         require(session, actor, ADMINS)
@@ -72,6 +81,7 @@ def add_user(
     _check_role(role)
     _check_password(password)
     _check_cap(cap)
+    email = _clean_email(email)
     with db.write() as session:
         _require_admin(session, actor)
         if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -79,7 +89,7 @@ def add_user(
         user = User(
             username=username,
             display_name=display_name.strip(),
-            email=(email or "").strip() or None,
+            email=email,
             role=role,
             active=True,
             cap=cap,
@@ -120,7 +130,7 @@ def update_user(
                 raise ValidationError("Enter the person's name.", field="display_name")
             user.display_name = display_name.strip()
         if email is not None:
-            user.email = email.strip() or None
+            user.email = _clean_email(email)
         if role is not None:
             _check_role(role)
             if user.id == actor.id and role != Role.ADMIN.value:

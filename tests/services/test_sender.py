@@ -298,5 +298,5 @@ def test_the_worker_command_delivers_the_outbox(db, floor, clock, smtp, capsys):
     code = cli.main(["worker", "--once", "--db", db.url.render_as_string(hide_password=False)])
 
     assert code == 0
-    assert "mail: DeliverySummary(sent=2" in capsys.readouterr().out
+    assert capsys.readouterr().out.strip().endswith("mail: 2 sent")
     assert len(smtp.inbox.received) == 2
