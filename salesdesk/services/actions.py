@@ -272,6 +272,9 @@ def add_note(
 ) -> NoteRow:
     """A note stays with the lead for every later owner to read.
 
+    The owner's note counts as an action on the lead (``last_action_at``); a
+    manager's note on someone else's lead does not.
+
     The note writes a ``note_added`` event carrying the click's ``request_id``
     (and the note's id), so a retry after a lost answer is answered with the
     note already saved instead of saving it twice.
@@ -296,6 +299,10 @@ def add_note(
         if lead.owner_id != user.id and not is_manager:
             raise NotAllowedError("You can only add notes to your own leads.")
         now = db.now()
+        if lead.owner_id == user.id:
+            # The owner working the lead (a call from a desk phone, say): that is
+            # an action, so the idle limit and the follow-up reminder start again.
+            lead.last_action_at = now
         note = Note(lead_id=lead.id, author_id=user.id, at=now, body=text)
         session.add(note)
         session.flush()

@@ -50,7 +50,9 @@ class Rules:
         14, "Days a rep keeps a lead before it returns to the pool (0 = no limit)."
     )
     idle_days: int = _rule(
-        3, "Days without any action before a lead returns to the pool (0 = never)."
+        3,
+        "Days without any action (a call, a note, Call Back, Email Confirmed) before a lead "
+        "returns to the pool (0 = never).",
     )
     working_days_only: bool = _rule(
         True,

@@ -75,6 +75,21 @@ def test_idle_leads_go_back_but_actioned_ones_stay(db, floor, clock):
     assert leads.lead_rows_by_id(db, floor.manager, [idle.id])[0].status == "pool"
 
 
+def test_the_owners_note_counts_as_an_action_a_managers_does_not(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 2)
+    rules.update_rules(db, floor.admin, {"idle_days": 2, "keep_days": 0})
+    noted = allocation.claim_next_lead(db, alice).lead
+    other = allocation.claim_next_lead(db, alice).lead
+    clock.advance(days=1)
+    actions.add_note(db, alice, noted.id, "Left a voicemail from the desk phone")
+    actions.add_note(db, floor.manager, other.id, "Chase this one")
+    clock.advance(days=1, seconds=1)
+    assert jobs.run_due_jobs(db).idle == 1
+    assert [r.id for r in leads.my_current_leads(db, alice)] == [noted.id]
+
+
 def test_a_weekend_does_not_use_up_the_days_without_action(db, floor, clock):
     """Taken Friday 15:00 UTC with 3 days: Monday and Tuesday pass, Thursday it goes back.
 

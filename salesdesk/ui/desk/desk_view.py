@@ -143,6 +143,7 @@ class DeskView(QWidget):
         self.panel = LeadPanel()
         self.panel.call_requested.connect(self._on_call_requested)
         self.panel.note_submitted.connect(self._on_note_submitted)
+        self.panel.draft_left.connect(self._save_draft)
         self.action_bar = ActionBar(c.lead_actions)
 
         top = QHBoxLayout()
@@ -484,7 +485,14 @@ class DeskView(QWidget):
         done_text: str,
         stay: bool = False,
     ) -> None:
-        """Run an action on ``lead``; then show the next Current lead, or (``stay``) this one."""
+        """Run an action on ``lead``; then show the next Current lead, or (``stay``) this one.
+
+        A note typed but not added is saved first (the worker runs calls in
+        order), while the lead is still the rep's to write on.
+        """
+        draft = self.panel.take_draft() if self.panel.lead_id == lead.id else ""
+        if draft:
+            self._save_draft(lead.id, draft)
         then_open = lead.id if stay else self._then_open(lead.id)
 
         def acted(outcome: ActionOutcome) -> None:
@@ -607,14 +615,24 @@ class DeskView(QWidget):
         if self.is_busy("note"):
             return
 
-        def noted(outcome: ActionOutcome) -> None:
-            if self.panel.lead_id == lead_id:
-                self.panel.clear_note()
-            self._on_snapshot_outcome(outcome)
-
+        # The box empties at once, so opening another lead meanwhile does not
+        # save the same words again as a left draft; a failure gives them back.
+        self.panel.take_draft()
         # The text is part of the click: pressing Add note again after a lost
         # answer reuses the id, but an edited note is a new note.
-        request_id, on_done, on_error = self._click(("add_note", lead_id, text), noted)
+        request_id, on_done, on_error = self._click(
+            ("add_note", lead_id, text), self._on_snapshot_outcome
+        )
+
+        def failed(failure: TaskFailure) -> None:
+            on_error(failure)
+            if self.panel.lead_id == lead_id and not self.panel.note_edit.toPlainText().strip():
+                self.panel.note_edit.setPlainText(text)
+            else:
+                self.show_message(
+                    f"Your note was not saved ({failure.message}) Its text: {text}", WARNING
+                )
+
         self._submit(
             "note",
             note_and_load,
@@ -623,8 +641,43 @@ class DeskView(QWidget):
             self.search_edit.text().strip(),
             request_id,
             on_done=on_done,
-            on_error=on_error,
+            on_error=failed,
         )
+
+    def _save_draft(self, lead_id: int, text: str) -> None:
+        """Keep a note the rep typed and then left: saved as it is, and said so."""
+        name = self._lead_name(lead_id)
+
+        def saved(_note: Any) -> None:
+            self.show_message(f"Your note on {name} was saved.", INFO)
+
+        def failed(failure: TaskFailure) -> None:
+            # Nothing is lost: the words come back with the reason.
+            self.show_message(
+                f"Your note on {name} could not be saved ({failure.message}) Its text: {text}",
+                WARNING,
+            )
+
+        self._context.run(
+            actions.add_note,
+            lead_id,
+            text,
+            on_done=saved,
+            on_error=failed,
+            owner=self,
+        )
+
+    def _lead_name(self, lead_id: int) -> str:
+        shown = self.panel.detail
+        if shown is not None and shown.lead.id == lead_id:
+            return shown.lead.name
+        for model in (self.current_model, self.call_back_model):
+            row = model.row_of(lead_id)
+            if row >= 0:
+                lead = model.lead_at(row)
+                if lead is not None:
+                    return lead.name
+        return "the lead you left"
 
     def _on_snapshot_outcome(self, outcome: ActionOutcome) -> None:
         self._apply(outcome.snapshot)

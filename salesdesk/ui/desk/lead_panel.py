@@ -58,10 +58,13 @@ class LeadPanel(QWidget):
     Signals:
         call_requested(int, str): the phone link was clicked (lead id, phone number).
         note_submitted(int, str): "Add note" with the note's text (lead id, text).
+        draft_left(int, str): another lead (or none) was opened while a note was
+            typed but not added (lead id, text): the desk saves it.
     """
 
     call_requested = Signal(int, str)
     note_submitted = Signal(int, str)
+    draft_left = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -202,15 +205,16 @@ class LeadPanel(QWidget):
 
     def show_detail(self, detail: LeadDetail | None) -> None:
         previous = self.lead_id
+        if previous is not None and (detail is None or detail.lead.id != previous):
+            draft = self.take_draft()
+            if draft:
+                self.draft_left.emit(previous, draft)
         self.detail = detail
         if detail is None:
             self._stack.setCurrentIndex(0)
             self.history_model.set_events(())
-            self.note_edit.clear()
             return
         lead = detail.lead
-        if lead.id != previous:
-            self.note_edit.clear()
         self._title.setText(lead.name)
         self._status.setText(f"<b>{STATUS_WORDS.get(lead.status, lead.status)}</b>")
         phone = lead.phone or ""
@@ -250,8 +254,11 @@ class LeadPanel(QWidget):
         self.call_requested.emit(self.detail.lead.id, self.detail.lead.phone)
         return True
 
-    def clear_note(self) -> None:
+    def take_draft(self) -> str:
+        """The note typed but not added yet (stripped), which leaves the box empty."""
+        text = self.note_edit.toPlainText().strip()
         self.note_edit.clear()
+        return text
 
     def _on_phone_link(self, _link: str) -> None:
         self.call()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
@@ -460,6 +461,57 @@ def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, mo
     desk.view.take_next()  # a new click is a new Next
     desk.wait()
     assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
+
+
+def _notes(desk, lead_id) -> list[str]:
+    return [n.body for n in leads.get_lead(desk.db, desk.floor.manager, lead_id).notes]
+
+
+def test_a_note_typed_and_left_is_saved_when_another_lead_is_opened(desk, qtbot):
+    desk.floor.leads(desk.pool, 2, first_name="Mia", last_name="Muller")
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(first)
+    desk.wait()
+    desk.view.panel.note_edit.setPlainText("Spoke to the CFO, send pricing Tuesday")
+    desk.view.show_lead(second)  # the rep clicks another lead without pressing Add note
+    desk.wait()
+    assert desk.view.panel.lead_id == second
+    assert desk.view.panel.note_edit.toPlainText() == ""
+    assert _notes(desk, first) == ["Spoke to the CFO, send pricing Tuesday"]
+    assert _notes(desk, second) == []
+    assert desk.view.message_bar.text == "Your note on Mia Muller was saved."
+
+
+@pytest.mark.parametrize("action", ["dead", "appointment"])
+def test_a_note_typed_before_an_action_is_saved_before_the_lead_leaves(desk, action):
+    """Dead and Appointment take the lead out of the rep's hands; the note goes in first."""
+    desk.floor.leads(desk.pool, 2)
+    first, second = sorted(desk.claim(2))
+    desk.view.show_lead(second)
+    desk.wait()
+    desk.view.panel.note_edit.setPlainText("Not interested until next year")
+    getattr(desk.view.commands, action).trigger()
+    _dialog(desk, DeadDialog if action == "dead" else AppointmentDialog).accept()
+    desk.wait()
+    assert _notes(desk, second) == ["Not interested until next year"]
+    assert desk.view.panel.lead_id == first and desk.view.panel.note_edit.toPlainText() == ""
+
+
+def test_a_note_refused_comes_back_into_the_box(desk, qtbot):
+    from salesdesk.services.actions import MAX_NOTE_LENGTH
+
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    panel = desk.view.panel
+    too_long = "x" * (MAX_NOTE_LENGTH + 1)
+    panel.note_edit.setPlainText(too_long)
+    qtbot.mouseClick(panel.add_note_button, Qt.MouseButton.LeftButton)
+    desk.wait()
+    assert "at most" in desk.view.message_bar.text
+    assert panel.note_edit.toPlainText() == too_long
+    assert _notes(desk, lead_id) == []
 
 
 def test_a_note_whose_answer_was_lost_is_saved_once_when_added_again(desk, qtbot, monkeypatch):
