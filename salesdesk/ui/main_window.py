@@ -225,6 +225,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.desk is not None and self.desk.save_draft_then(self.close):
+            event.ignore()  # closes again once the note the rep typed is saved
+            return
         self._context.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self._context.settings.setValue(STATE_KEY, self.saveState())
         super().closeEvent(event)

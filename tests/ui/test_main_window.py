@@ -126,3 +126,21 @@ def test_an_unhandled_failure_is_shown_in_the_status_bar(qtbot, ui_floor, make_c
     context.tasks.submit(lambda: 1 / 0)
     wait_idle(qtbot, context.tasks)
     assert "bug" in window.statusBar().currentMessage()
+
+
+def test_closing_with_a_note_typed_saves_it_first(qtbot, ui_floor, make_context):
+    from salesdesk.services import allocation, leads
+
+    alice = ui_floor.rep("alice")
+    pool = ui_floor.pool("Inbound", members=[alice])
+    ui_floor.leads(pool, 1)
+    lead = allocation.claim_next_lead(ui_floor.db, alice).lead
+    context = make_context(alice)
+    window = _window(qtbot, context)
+    window.desk.show_lead(lead.id)
+    wait_idle(qtbot, context.tasks)
+    window.desk.panel.note_edit.setPlainText("Wants a quote by Friday")
+    window.close()  # sign out or quit: the window waits for the note
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    notes = leads.get_lead(ui_floor.db, alice, lead.id).notes
+    assert [n.body for n in notes] == ["Wants a quote by Friday"]

@@ -644,12 +644,26 @@ class DeskView(QWidget):
             on_error=failed,
         )
 
-    def _save_draft(self, lead_id: int, text: str) -> None:
+    def save_draft_then(self, then: Callable[[], None]) -> bool:
+        """Save a note typed but not added, then call ``then``; False if there is none.
+
+        The window asks before it closes, so signing out or quitting keeps the note.
+        """
+        lead_id = self.panel.lead_id
+        draft = self.panel.take_draft() if lead_id is not None else ""
+        if lead_id is None or not draft:
+            return False
+        self._save_draft(lead_id, draft, then)
+        return True
+
+    def _save_draft(self, lead_id: int, text: str, then: Callable[[], None] | None = None) -> None:
         """Keep a note the rep typed and then left: saved as it is, and said so."""
         name = self._lead_name(lead_id)
 
         def saved(_note: Any) -> None:
             self.show_message(f"Your note on {name} was saved.", INFO)
+            if then is not None:
+                then()
 
         def failed(failure: TaskFailure) -> None:
             # Nothing is lost: the words come back with the reason.
