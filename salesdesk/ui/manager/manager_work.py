@@ -8,6 +8,7 @@ run off the main thread).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from salesdesk.db import Database
 from salesdesk.services import leads, rules, stats, team
@@ -34,6 +35,7 @@ class TeamSnapshot:
     reps: tuple[stats.RepActivityRow, ...]
     pools: tuple[stats.PoolStatusRow, ...]
     days: tuple[stats.RepDayRow, ...]
+    now: datetime  # when it was read (naive UTC)
 
 
 def load_choices(db: Database, actor: Actor) -> FilterChoices:
@@ -52,6 +54,7 @@ def load_team(db: Database, actor: Actor, days: int = CHART_DAYS) -> TeamSnapsho
         reps=tuple(stats.team_activity(db, actor)),
         pools=tuple(stats.pool_status_counts(db, actor)),
         days=tuple(stats.rep_activity_by_day(db, actor, days)),
+        now=db.now(),
     )
 
 

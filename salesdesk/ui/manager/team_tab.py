@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from salesdesk.services.stats import IDLE_AFTER
 from salesdesk.ui.manager.activity_chart import ActivityChart
 from salesdesk.ui.manager.manager_work import TeamSnapshot
 from salesdesk.ui.manager.pool_status_chart import PoolStatusChart
 from salesdesk.ui.manager.team_model import TeamModel
+from salesdesk.ui.timefmt import format_datetime
 
 
 def floor_summary(snapshot: TeamSnapshot) -> tuple[str, bool]:
@@ -36,11 +38,24 @@ def floor_summary(snapshot: TeamSnapshot) -> tuple[str, bool]:
     if dry:
         parts.append(f"Running dry: {', '.join(dry)}")
     if not parts:
-        working = len(snapshot.reps)
         # Only pools reps pull from can run dry: pushed pools hand every lead out at once.
-        who = "The one rep" if working == 1 else f"All {working} reps"
-        return f"{who} active in the last hour; no pool is running dry.", False
+        return f"{_who_is_working(snapshot)}; no pool is running dry.", False
     return " · ".join(parts), True
+
+
+def _who_is_working(snapshot: TeamSnapshot) -> str:
+    """Nobody idle means all at work, or the floor closed (nobody is called idle then)."""
+    reps = snapshot.reps
+    last = [r.last_activity_at for r in reps if r.last_activity_at is not None]
+    if not reps:
+        return "No reps yet"
+    if not last:
+        return "No rep has worked a lead yet"
+    latest = max(last)
+    if snapshot.now - latest >= IDLE_AFTER:
+        return f"No rep has worked since {format_datetime(latest)}"
+    who = "The one rep" if len(reps) == 1 else f"All {len(reps)} reps"
+    return f"{who} active in the last hour"
 
 
 class TeamTab(QWidget):

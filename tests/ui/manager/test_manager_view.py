@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
@@ -16,6 +16,7 @@ from salesdesk.ui.manager.assign_dialog import AssignDialog
 from salesdesk.ui.manager.filter_bar import UNASSIGNED
 from salesdesk.ui.manager.manager_view import ManagerView
 from salesdesk.ui.message_bar import INFO, WARNING
+from salesdesk.ui.timefmt import format_datetime
 from tests.conftest import Floor
 from tests.ui.conftest import wait_idle
 
@@ -356,12 +357,37 @@ def test_the_floor_summary_says_nothing_false_about_pushed_pools():
     from salesdesk.ui.manager.manager_work import TeamSnapshot
     from salesdesk.ui.manager.team_tab import floor_summary
 
-    rep = RepActivityRow(1, "Alice", 2, 0, 2, 5, None, idle=False)
+    now = datetime(2026, 3, 4, 10, 0)
+    rep = RepActivityRow(1, "Alice", 2, 0, 2, 5, now - timedelta(minutes=5), idle=False)
     pushed = PoolStatusRow(1, "Partners", True, {"pool": 0, "current": 2}, 1, running_dry=False)
-    text, needs_eye = floor_summary(TeamSnapshot(reps=(rep,), pools=(pushed,), days=()))
+    text, needs_eye = floor_summary(TeamSnapshot((rep,), (pushed,), (), now))
     assert (text, needs_eye) == (
         "The one rep active in the last hour; no pool is running dry.",
         False,
+    )
+
+
+def test_the_floor_summary_says_so_when_nobody_is_at_work():
+    """Before the shift, at night and at weekends nobody is called idle: the line
+    must not claim instead that everyone is working."""
+    from salesdesk.services.stats import RepActivityRow
+    from salesdesk.ui.manager.manager_work import TeamSnapshot
+    from salesdesk.ui.manager.team_tab import floor_summary
+
+    friday = datetime(2026, 3, 6, 17, 30)
+    reps = (
+        RepActivityRow(1, "Alice", 2, 0, 0, 0, friday, idle=False),
+        RepActivityRow(2, "Bob", 1, 0, 0, 0, friday - timedelta(hours=2), idle=False),
+    )
+    monday = datetime(2026, 3, 9, 7, 0)
+    text, needs_eye = floor_summary(TeamSnapshot(reps, (), (), monday))
+    assert text == f"No rep has worked since {format_datetime(friday)}; no pool is running dry."
+    assert not needs_eye
+    fresh = tuple(
+        RepActivityRow(r.user_id, r.display_name, 0, 0, 0, 0, None, idle=False) for r in reps
+    )
+    assert floor_summary(TeamSnapshot(fresh, (), (), monday))[0].startswith(
+        "No rep has worked a lead yet"
     )
 
 
