@@ -153,8 +153,11 @@ def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> i
         release_to_pool(session, lead, kind=kind, actor_id=None, at=now, details=details)
         if former is not None:
             name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
-            quiet = days_text(days, working)
-            why = "the keep period ended" if kind == "expired" else f"no action for {quiet}"
+            period = days_text(days, working)
+            if kind == "expired":
+                why = f"keep period of {period} ended"
+            else:
+                why = f"no action for {period}"
             notify(
                 session,
                 former,

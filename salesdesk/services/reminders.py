@@ -279,7 +279,7 @@ def _lost_text(
     if kind == "reassigned":
         return f"{name} was reassigned to {to or 'someone else'}" + (f" by {by}" if by else "")
     if kind == "expired":
-        return f"{name} went back to the pool (the keep period ended)"
+        return f"{name} went back to the pool (keep period{period_in(details, ' of ', '')} ended)"
     if kind == "idle":
         return f"{name} went back to the pool (no action for {period_in(details)})"
     return f"{name} was returned to the pool" + (f" by {by}" if by else "")

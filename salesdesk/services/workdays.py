@@ -66,7 +66,13 @@ def days_text(days: int, working: bool) -> str:
     return f"{days} {unit}" if days == 1 else f"{days} {unit}s"
 
 
-def period_in(details: Mapping[str, Any]) -> str:
-    """The period an ``idle`` or follow-up event's details name: ``"3 working days"``."""
+def period_in(details: Mapping[str, Any], before: str = "", unknown: str = "a while") -> str:
+    """The period an ``idle``, ``expired`` or follow-up event's details name.
+
+    ``"3 working days"``, after ``before`` (``" of "``: ``" of 3 working days"``);
+    ``unknown`` when the details name none.
+    """
     days = details.get("days")
-    return days_text(days, details.get("working") is True) if isinstance(days, int) else "a while"
+    if not isinstance(days, int):
+        return unknown
+    return before + days_text(days, details.get("working") is True)

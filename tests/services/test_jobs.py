@@ -55,8 +55,11 @@ def test_keep_period_returns_leads_to_the_pool_and_the_cooldown_holds(db, floor,
     assert leads.my_current_leads(db, alice) == []
     assert allocation.claim_next_lead(db, alice).lead is None  # not straight back to alice
     assert allocation.claim_next_lead(db, bob).lead.id == lead.id
-    kinds = [e.kind for e in leads.get_lead(db, floor.manager, lead.id).history]
-    assert kinds == ["created", "claimed", "contacted", "expired", "claimed"]
+    history = leads.get_lead(db, floor.manager, lead.id).history
+    assert [e.kind for e in history] == ["created", "claimed", "contacted", "expired", "claimed"]
+    assert notifications.list_notifications(db, alice)[0].message.endswith(
+        "went back to the pool (keep period of 2 working days ended)"
+    )
 
 
 def test_idle_leads_go_back_but_actioned_ones_stay(db, floor, clock):

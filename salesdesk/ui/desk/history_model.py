@@ -40,7 +40,7 @@ def describe_event(event: EventRow) -> str:
     if kind == "call_back_due":
         return "Call back came due (back in Current)"
     if kind == "email_confirmed":
-        return f"Email confirmed — confirmation sent to {d.get('to', 'the lead')}"
+        return f"Email confirmed — confirmation email to {d.get('to', 'the lead')}"
     if kind == "appointment":
         return "Appointment made — handed to the admin team"
     if kind == "booked":
@@ -55,7 +55,7 @@ def describe_event(event: EventRow) -> str:
     if kind == "returned":
         return f"Returned to the pool from {from_owner}"
     if kind == "expired":
-        return f"Back to the pool: {from_owner}'s keep period ended"
+        return f"Back to the pool: {from_owner}'s keep period{period_in(d, ' of ', '')} ended"
     if kind == "idle":
         return f"Back to the pool: no action by {from_owner} for {period_in(d)}"
     if kind == "follow_up_reminder":

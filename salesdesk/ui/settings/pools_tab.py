@@ -159,7 +159,7 @@ class PoolsTab(QWidget):
         self.follow_up = QSpinBox()
         self.follow_up.setRange(0, 365)
         self.follow_up.setSpecialValueText("Off")
-        self.follow_up.setSuffix(" days")
+        self.follow_up.setSuffix(" working days")
         self.follow_up_message = FieldMessage()
         self.members = QTableWidget(0, 2)
         self.members.setHorizontalHeaderLabels(["Member", "Share"])
@@ -396,6 +396,10 @@ class PoolsTab(QWidget):
             item.setText(draft.label)
         self._check_current()
         self.edited.emit()
+
+    def name_the_days(self, working: bool) -> None:
+        """The follow-up counts working days or calendar days, as the rules say."""
+        self.follow_up.setSuffix(" working days" if working else " days")
 
     def _on_field(self, *_args: object) -> None:
         draft = self.current

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QScrollArea,
     QSpinBox,
@@ -66,8 +67,9 @@ SPIN_RANGES = {
 HELP = {
     "one_at_a_time": "",
     "working_days_only": (
-        "The keep period, the days without action and each pool's follow-up "
-        "skip Saturdays and Sundays."
+        "The keep period, the days without action and each pool's follow-up skip "
+        "Saturdays and Sundays (public holidays still count). The weekend is that of the "
+        "computer running the clock jobs: for a team, the worker's."
     ),
     "assignment_digest": "",
     "pool_order": "Which waiting lead Next hands out first, after priority and score.",
@@ -95,15 +97,19 @@ class RulesTab(QWidget):
 
     Signals:
         edited(): a value changed (the dialog marks itself changed).
+        working_days_changed(bool): days are now counted as working days (or not),
+            so other tabs can say which.
     """
 
     edited = Signal()
+    working_days_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.editors: dict[str, QWidget] = {}
         self.messages: dict[str, FieldMessage] = {}
         self._helps: dict[str, Any] = {}
+        self._labels: dict[str, QLabel] = {}
         self._original: dict[str, Any] = {}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -127,7 +133,8 @@ class RulesTab(QWidget):
             message = FieldMessage()
             self.messages[key] = message
             column.addWidget(message)
-            form.addRow(label, column)
+            self._labels[key] = QLabel(label)
+            form.addRow(self._labels[key], column)
         inner = QWidget()
         inner.setLayout(form)
         inner.setMaximumWidth(980)
@@ -173,6 +180,15 @@ class RulesTab(QWidget):
             self._helps[key].setVisible(bool(text))
             self.messages[key].clear_message()
         self._original = {key: self.value(key) for key, _ in FIELDS}
+        self._name_the_days()
+
+    def _name_the_days(self) -> None:
+        """ "days" or "working days" in the labels of the rules counted in them."""
+        working = bool(self.value("working_days_only"))
+        unit = "working days" if working else "days"
+        self._labels["keep_days"].setText(f"Keep period ({unit})")
+        self._labels["idle_days"].setText(f"Reallocate after {unit} without action")
+        self.working_days_changed.emit(working)
 
     def _set(self, key: str, value: Any) -> None:
         editor = self.editors[key]
@@ -229,4 +245,6 @@ class RulesTab(QWidget):
 
     def _on_edited(self, key: str) -> None:
         self.check(key)
+        if key == "working_days_only":
+            self._name_the_days()
         self.edited.emit()

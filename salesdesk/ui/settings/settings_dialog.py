@@ -59,6 +59,7 @@ class SettingsDialog(QDialog):
         self.pools = PoolsTab(
             lambda: (int(self.rules.value("idle_days")), int(self.rules.value("keep_days")))
         )
+        self.rules.working_days_changed.connect(self.pools.name_the_days)
         self.users = UsersTab(context.actor)
         self.templates = TemplatesTab(context, lambda: str(self.rules.value("company_name")))
         self.mail = MailTab(context)

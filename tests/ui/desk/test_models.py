@@ -121,6 +121,19 @@ def test_routing_is_described_as_the_pools_doing_even_in_old_events():
     assert describe_actor(_event(3, "assigned")) == "Morgan Manager"
 
 
+def test_the_period_a_clock_job_counted_is_named():
+    assert describe_event(_event(1, "expired", days=14, working=True)) == (
+        "Back to the pool: Bob's keep period of 14 working days ended"
+    )
+    assert describe_event(_event(2, "idle", days=1, working=False)) == (
+        "Back to the pool: no action by Bob for 1 day"
+    )
+    assert describe_event(_event(3, "follow_up_reminder", days=3, working=True)) == (
+        "Follow-up reminder: no contact for 3 working days"
+    )
+    assert describe_event(_event(4, "expired")) == "Back to the pool: Bob's keep period ended"
+
+
 def test_every_event_kind_the_services_write_has_words():
     kinds = [
         "created",
@@ -140,6 +153,7 @@ def test_every_event_kind_the_services_write_has_words():
         "expired",
         "idle",
         "owner_left",
+        "follow_up_reminder",
     ]
     for kind in kinds:
         text = describe_event(_event(1, kind))

@@ -98,7 +98,12 @@ def test_rules_load_save_and_apply_to_every_client(scene):
     tab.editors["one_at_a_time"].setChecked(True)
     assert tab.editors["working_days_only"].isChecked()  # the default: weekends don't count
     assert "skip Saturdays and Sundays" in tab._helps["working_days_only"].text()
+    assert tab._labels["keep_days"].text() == "Keep period (working days)"
+    assert scene.dialog.pools.follow_up.suffix() == " working days"
     tab.editors["working_days_only"].setChecked(False)
+    assert tab._labels["keep_days"].text() == "Keep period (days)"
+    assert tab._labels["idle_days"].text() == "Reallocate after days without action"
+    assert scene.dialog.pools.follow_up.suffix() == " days"
     assert scene.dialog.save_button.isEnabled()
     scene.save()
     saved = rules.get_rules(scene.db)
