@@ -17,7 +17,8 @@ os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 import functools
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,23 @@ def _truncate_all(url: str) -> None:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def floor_zone() -> Iterator[Callable[[str], None]]:
+    """Sets this process's time zone for one test: the floor's, for what the clock jobs write."""
+    before = os.environ.get("TZ")
+
+    def set_zone(name: str) -> None:
+        os.environ["TZ"] = name
+        time.tzset()
+
+    yield set_zone
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
 
 
 @pytest.fixture(params=ENGINES)

@@ -35,6 +35,7 @@ from salesdesk.services.lifecycle import (
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, LeadRow, NoteRow
 from salesdesk.services.rules import load_rules
+from salesdesk.services.workdays import floor_time
 
 # A lead the rep is working: in Current, or waiting in Call backs.
 WORKABLE = (LeadStatus.CURRENT.value, LeadStatus.CALLBACK.value)
@@ -209,7 +210,7 @@ def make_appointment(
         lead.last_action_at = now
         if rules.admin_emails:
             context = mail.lead_context(lead, owner, rules.company_name)
-            context["appointment_at"] = now.strftime("%Y-%m-%d %H:%M UTC")
+            context["appointment_at"] = floor_time(now, "%Y-%m-%d %H:%M")
             mail.enqueue(
                 session,
                 template="appointment",

@@ -39,7 +39,7 @@ from salesdesk.services.notifications import notify
 from salesdesk.services.records import JobsSummary
 from salesdesk.services.routing import push_pool_ids, route_waiting_leads
 from salesdesk.services.rules import Rules, load_rules
-from salesdesk.services.workdays import days_before, days_text
+from salesdesk.services.workdays import days_before, days_text, floor_time
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,10 @@ def _remind(session: Session, lead: Lead, now: datetime, rules: Rules) -> None:
     rep = session.get(User, lead.owner_id) if lead.owner_id else None
     if rep is None:
         return
-    when = lead.call_back_at.strftime("%H:%M") if lead.call_back_at else ""
     name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
     if rules.callback_reminder == "email" and rep.email:
         context = mail.lead_context(lead, rep, rules.company_name)
-        context["call_back_at"] = f"{when} UTC"
+        context["call_back_at"] = floor_time(lead.call_back_at or now)
         mail.enqueue(
             session,
             template="call_back_reminder",
@@ -116,9 +115,8 @@ def _remind(session: Session, lead: Lead, now: datetime, rules: Rules) -> None:
             lead_id=lead.id,
         )
     else:
-        notify(
-            session, rep.id, "call_back_due", f"Call back due: {name} ({when} UTC)", now, lead.id
-        )
+        # No time in the words: the bell shows when the notice came, in the rep's own zone.
+        notify(session, rep.id, "call_back_due", f"Call back due now: {name}", now, lead.id)
 
 
 def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> int:

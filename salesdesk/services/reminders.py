@@ -30,7 +30,13 @@ from salesdesk.services import mail
 from salesdesk.services.lifecycle import status_is, transition
 from salesdesk.services.notifications import notify
 from salesdesk.services.rules import Rules
-from salesdesk.services.workdays import days_before, days_text, period_in
+from salesdesk.services.workdays import (
+    days_before,
+    days_text,
+    floor_time,
+    local_date,
+    period_in,
+)
 
 FOLLOW_UP_KIND = "follow_up_reminder"
 FOLLOW_UP_BATCH = 500
@@ -322,7 +328,7 @@ def _send_digest(
 
 
 def _when(at: datetime, now: datetime) -> str:
-    return f"{at:%H:%M} UTC" if at.date() == now.date() else f"{at:%d %b %H:%M} UTC"
+    return floor_time(at, "%H:%M" if local_date(at) == local_date(now) else "%d %b %H:%M")
 
 
 def _lead_name(first: str | None, last: str | None, company: str | None, lead_id: Any) -> str:

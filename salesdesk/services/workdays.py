@@ -46,6 +46,17 @@ def days_before(
         day -= timedelta(days=1)
 
 
+def floor_time(utc: datetime, fmt: str = "%H:%M", tz: tzinfo | None = None) -> str:
+    """A naive UTC instant on the floor's clock, zone named: ``"14:30 CET"``.
+
+    For what the clock jobs write for people to read (reminder emails, the
+    digest): the floor's zone is the computer's running them, as for weekends.
+    """
+    aware = utc.replace(tzinfo=UTC)
+    local = aware.astimezone(tz) if tz is not None else aware.astimezone()
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
 def local_date(utc: datetime, tz: tzinfo | None = None) -> date:
     """The local date at a naive UTC instant; ``tz=None`` is this computer's zone."""
     aware = utc.replace(tzinfo=UTC)

@@ -24,6 +24,12 @@ JANE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def utc_floor(floor_zone):
+    """Emails give times on the floor's clock: UTC here unless a test says otherwise."""
+    floor_zone("UTC")
+
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     yield from running_server()
@@ -102,7 +108,8 @@ def test_appointment_notice_to_the_admin_team(db, floor, clock, smtp, desk):
     assert "SalesDesk for Example Ltd" in text and "SalesDesk for Example Ltd" in html
 
 
-def test_call_back_reminder_to_the_rep(db, floor, clock, smtp, desk):
+def test_call_back_reminder_to_the_rep(db, floor, clock, smtp, desk, floor_zone):
+    floor_zone("America/New_York")  # the worker runs in the floor's zone: 14:30 UTC is 09:30 EST
     alice, _, lead = desk
     rules.update_rules(db, floor.admin, {"callback_reminder": "email"})
     actions.schedule_call_back(db, alice, lead.id, clock.now.replace(hour=14, minute=30))
@@ -114,8 +121,8 @@ def test_call_back_reminder_to_the_rep(db, floor, clock, smtp, desk):
 
     assert received.rcpt_tos == ["alice@example.com"]
     assert received.message["Subject"] == "Call back due: Jane Doe (Acme & Sons <Ltd>)"
-    assert "Hello Alice," in text and "is due at 14:30 UTC." in text
-    assert "is due at <b>14:30 UTC</b>" in html
+    assert "Hello Alice," in text and "is due at 09:30 EST." in text
+    assert "is due at <b>09:30 EST</b>" in html
     assert "+44 20 7946 0000" in text and "back in your Current list" in text
 
 
