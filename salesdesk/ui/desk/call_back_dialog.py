@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from salesdesk.services.workdays import SATURDAY
 from salesdesk.ui.timefmt import describe_delta, local_now, local_to_utc
 
 MAX_DAYS_AHEAD = 365
@@ -162,25 +163,28 @@ class CallBackDialog(QDialog):
             self.calendar.setDateTextFormat(_qdate(today - timedelta(days=days_back)), past)
 
     def _quick_picks(self) -> list[tuple[str, Callable[[], datetime]]]:
-        def at(days: int, hour: int) -> Callable[[], datetime]:
-            return lambda: datetime.combine(self._today() + timedelta(days=days), time(hour, 0))
+        """One-click times, on working days: on a Friday "Tomorrow" would be a Saturday."""
+
+        def at(day: date, hour: int) -> Callable[[], datetime]:
+            return lambda: datetime.combine(day, time(hour, 0))
 
         def in_an_hour() -> datetime:
             soon = local_now(self._now()) + timedelta(hours=1)
             return soon.replace(second=0, microsecond=0)
 
-        def next_monday() -> datetime:
-            today = self._today()
-            days = 7 - today.weekday()  # Monday is 0: always a later Monday
-            return datetime.combine(today + timedelta(days=days), time(10, 0))
-
-        return [
+        today = self._today()
+        first, third = _working_day_after(today, 1), _working_day_after(today, 3)
+        monday = today + timedelta(days=7 - today.weekday())  # always a later Monday
+        name = "Tomorrow" if first == today + timedelta(days=1) else f"{first:%A}"
+        picks = [
             ("In 1 hour", in_an_hour),
-            ("Tomorrow 10:00", at(1, 10)),
-            ("Tomorrow 14:00", at(1, 14)),
-            ("In 3 days 10:00", at(3, 10)),
-            ("Next Monday 10:00", next_monday),
+            (f"{name} 10:00", at(first, 10)),
+            (f"{name} 14:00", at(first, 14)),
+            ("In 3 working days 10:00", at(third, 10)),
         ]
+        if monday != first:  # from Friday to Sunday the first working day is Monday
+            picks.append(("Next Monday 10:00", at(monday, 10)))
+        return picks
 
     def _pick(self, moment: datetime) -> None:
         self.set_choice(moment, with_time=True)
@@ -209,3 +213,12 @@ class CallBackDialog(QDialog):
 
 def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
+
+
+def _working_day_after(day: date, count: int) -> date:
+    """The ``count``-th Monday-to-Friday day after ``day``."""
+    while count:
+        day += timedelta(days=1)
+        if day.weekday() < SATURDAY:
+            count -= 1
+    return day

@@ -78,6 +78,22 @@ def test_every_quick_pick_is_in_the_future(dialog):
     assert dialog.chosen_local() == datetime(2026, 3, 2, 17, 30)
 
 
+def test_quick_picks_skip_the_weekend(qtbot, berlin):
+    friday = datetime(2026, 3, 6, 15, 30)  # 16:30 in Berlin
+    d = CallBackDialog("Ada Lovelace", lambda: friday)
+    qtbot.addWidget(d)
+    assert list(d.quick_buttons) == [
+        "In 1 hour",
+        "Monday 10:00",
+        "Monday 14:00",
+        "In 3 working days 10:00",
+    ]  # no "Next Monday": it is the same Monday
+    d.quick_buttons["Monday 10:00"].click()
+    assert d.chosen_local() == datetime(2026, 3, 9, 10, 0)
+    d.quick_buttons["In 3 working days 10:00"].click()
+    assert d.chosen_local() == datetime(2026, 3, 11, 10, 0)  # Wednesday
+
+
 def test_accepting_a_valid_choice_closes_the_dialog(dialog, qtbot):
     dialog.set_choice(datetime(2026, 3, 5, 9, 15))
     with qtbot.waitSignal(dialog.accepted, timeout=1000):
