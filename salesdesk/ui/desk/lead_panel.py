@@ -244,7 +244,7 @@ class LeadPanel(QWidget):
         self._values["Last contacted"].setText(format_datetime(lead.last_contacted_at))
         self.notes_view.setHtml(_notes_html(detail))
         self.history_model.set_events(detail.history)
-        self.history_view.scrollToBottom()
+        self.history_view.scrollToTop()  # newest first: what just happened is on top
         self._stack.setCurrentIndex(1)
 
     def call(self) -> bool:

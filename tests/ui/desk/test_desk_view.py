@@ -463,6 +463,20 @@ def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, mo
     assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
 
 
+def test_a_long_history_opens_at_its_newest_line(desk):
+    desk.floor.leads(desk.pool, 1)
+    (lead_id,) = desk.claim()
+    for _ in range(25):
+        actions.log_contact(desk.db, desk.rep, lead_id)
+    actions.confirm_email(desk.db, desk.rep, lead_id)
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    view = desk.view.panel.history_view
+    assert view.verticalScrollBar().maximum() > 0  # longer than the box
+    assert view.verticalScrollBar().value() == 0
+    assert view.model().index(0, 2).data().startswith("Email confirmed")
+
+
 def _notes(desk, lead_id) -> list[str]:
     return [n.body for n in leads.get_lead(desk.db, desk.floor.manager, lead_id).notes]
 
