@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QMessageBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -54,6 +55,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.resize(1100, 720)
         self.snapshot: SettingsSnapshot | None = None
+        self.discard_question: QMessageBox | None = None
         self.messages = MessageBar()
         self.rules = RulesTab()
         self.pools = PoolsTab(
@@ -145,6 +147,30 @@ class SettingsDialog(QDialog):
         empty = self.plan().empty
         self.save_button.setEnabled(not empty)
         self.state.setText("No changes yet." if empty else "Unsaved changes: Save applies them.")
+
+    def reject(self) -> None:
+        """Cancel, Esc or the window's close: ask before unsaved changes are thrown away."""
+        if self.snapshot is None or self.plan().empty:
+            super().reject()
+            return
+        question = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Discard changes?",
+            "You have changes that are not saved. Close the settings and discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        question.button(QMessageBox.StandardButton.Cancel).setText("Keep editing")
+        question.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        question.finished.connect(question.deleteLater)
+        question.finished.connect(self._on_discard_answered)
+        self.discard_question = question
+        question.open()
+
+    def _on_discard_answered(self, answer: int) -> None:
+        self.discard_question = None
+        if answer == QMessageBox.StandardButton.Discard:
+            super().reject()
 
     # --- saving ---
 

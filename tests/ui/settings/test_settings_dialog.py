@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from salesdesk.services import (
     allocation,
@@ -88,6 +88,12 @@ def scene(qtbot, ui_floor, make_context, tasks, keychain):
 # --- Rules -----------------------------------------------------------------------------------
 
 
+def test_cancel_without_changes_closes_at_once(scene):
+    scene.dialog.cancel_button.click()
+    scene.settle()
+    assert not scene.dialog.isVisible() and scene.dialog.discard_question is None
+
+
 def test_rules_load_save_and_apply_to_every_client(scene):
     tab = scene.dialog.rules
     assert tab.value("cap") == 25 and tab.value("pool_order") == "newest_first"
@@ -141,7 +147,17 @@ def test_cancel_changes_nothing(scene):
     d.mail.host.textEdited.emit("smtp.example.com")
     before_pools = team.list_pools(scene.db, scene.floor.admin)
     before_users = team.list_users(scene.db, scene.floor.admin)
+    d.cancel_button.click()  # unsaved changes: asked first
+    scene.settle()
+    question = d.discard_question
+    assert d.isVisible() and question is not None and question.isVisible()
+    assert "not saved" in question.text()
+    question.button(QMessageBox.StandardButton.Cancel).click()  # "Keep editing"
+    scene.settle()
+    assert d.isVisible() and d.rules.editors["cap"].value() == 3
     d.cancel_button.click()
+    scene.settle()
+    d.discard_question.button(QMessageBox.StandardButton.Discard).click()
     scene.settle()
     assert not d.isVisible()
     assert rules.get_rules(scene.db).cap == 25
