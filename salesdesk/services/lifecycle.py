@@ -24,7 +24,8 @@ from salesdesk.services.records import (
     NoteRow,
     Unchanged,
 )
-from salesdesk.services.rules import Rules
+from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.workdays import days_after
 
 Owner = aliased(User, name="owner")
 
@@ -278,6 +279,32 @@ def current_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
     return counts
 
 
+def returns_to_pool(
+    rules: Rules,
+    status: str,
+    assigned_at: datetime | None,
+    call_back_at: datetime | None,
+    last_action_at: datetime | None,
+) -> tuple[datetime, str] | None:
+    """When a current lead goes back to the pool if nothing more is done, and why.
+
+    ``(moment, "keep period" | "no action")``, or ``None`` when no limit applies.
+    The same limits as the clock jobs' release (``jobs._release_held``), counted forwards.
+    """
+    if status != LeadStatus.CURRENT.value or assigned_at is None:
+        return None
+    held = max(m for m in (assigned_at, call_back_at) if m is not None)
+    limits = [
+        (days_after(start, days, working_days_only=rules.working_days_only), why)
+        for days, start, why in (
+            (rules.keep_days, held, "keep period"),
+            (rules.idle_days, max(held, last_action_at or held), "no action"),
+        )
+        if days > 0
+    ]
+    return min(limits) if limits else None
+
+
 def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
     """A lead with its custom fields, notes and full history (every owner's).
 
@@ -312,8 +339,17 @@ def lead_detail(session: Session, lead_row: LeadRow) -> LeadDetail:
         .where(LeadEvent.lead_id == lead_row.id, LeadEvent.kind != NOTE_ADDED)
         .order_by(LeadEvent.at, LeadEvent.id)
     )
+    back = returns_to_pool(
+        load_rules(session),
+        lead_row.status,
+        lead_row.assigned_at,
+        lead_row.call_back_at,
+        lead_row.last_action_at,
+    )
     return LeadDetail(
         lead=lead_row,
+        returns_at=back[0] if back else None,
+        returns_because=back[1] if back else "",
         custom=dict(custom),
         notes=tuple(NoteRow(*n) for n in notes),
         history=tuple(

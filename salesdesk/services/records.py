@@ -125,6 +125,10 @@ class LeadDetail:
     custom: dict[str, Any]
     notes: tuple[NoteRow, ...]
     history: tuple[EventRow, ...]
+    # When the lead goes back to the pool if nothing more is done, and which
+    # limit that is ("keep period" or "no action"); None while no limit applies.
+    returns_at: datetime | None = None
+    returns_because: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,29 @@ def days_before(
         day -= timedelta(days=1)
 
 
+def days_after(
+    start: datetime, days: int, *, working_days_only: bool, tz: tzinfo | None = None
+) -> datetime:
+    """The moment ``days`` days after ``start`` (naive UTC): :func:`days_before` the other way.
+
+    With ``working_days_only`` only Mondays to Fridays count, so a start on a
+    weekend counts from Monday's first moment.
+    """
+    if not working_days_only:
+        return start + timedelta(days=days)
+    left = timedelta(days=days)
+    point = start
+    day = local_date(start, tz)
+    while True:
+        end = local_midnight(day + timedelta(days=1), tz)
+        if day.weekday() < SATURDAY:
+            if end - point >= left:
+                return point + left
+            left -= end - point
+        point = end
+        day += timedelta(days=1)
+
+
 def floor_time(utc: datetime, fmt: str = "%H:%M", tz: tzinfo | None = None) -> str:
     """A naive UTC instant on the floor's clock, zone named: ``"14:30 CET"``.
 

@@ -93,6 +93,26 @@ def test_the_owners_note_counts_as_an_action_a_managers_does_not(db, floor, cloc
     assert [r.id for r in leads.my_current_leads(db, alice)] == [noted.id]
 
 
+def test_the_lead_says_when_it_goes_back_and_the_job_keeps_to_it(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 1)
+    rules.update_rules(db, floor.admin, {"idle_days": 3, "keep_days": 14})
+    clock.now = datetime(2026, 3, 6, 15, 0)  # a Friday
+    lead = allocation.claim_next_lead(db, alice).lead
+    detail = leads.get_lead(db, alice, lead.id)
+    assert detail.returns_because == "no action"
+    assert detail.returns_at > datetime(2026, 3, 10, 14, 0)  # after Tuesday: not Monday
+    clock.now = detail.returns_at - timedelta(seconds=1)
+    assert jobs.run_due_jobs(db).idle == 0
+    actions.add_note(db, alice, lead.id, "Rang, no answer")  # an action: the clock restarts
+    moved = leads.get_lead(db, alice, lead.id).returns_at
+    assert moved > detail.returns_at
+    clock.now = moved + timedelta(seconds=1)
+    assert jobs.run_due_jobs(db).idle == 1
+    assert leads.get_lead(db, floor.manager, lead.id).returns_at is None  # in the pool now
+
+
 def test_a_weekend_does_not_use_up_the_days_without_action(db, floor, clock):
     """Taken Friday 15:00 UTC with 3 days: Monday and Tuesday pass, Thursday it goes back.
 

@@ -108,7 +108,8 @@ def test_rule_help_is_data_so_a_packaged_build_without_source_shows_it(monkeypat
     monkeypatch.setattr(inspect, "getsource", no_source)
     shown = rules.rule_help()
     assert shown["idle_days"] == (
-        "Days without any action before a lead returns to the pool (0 = never)."
+        "Days without any action (a call, a note, Call Back, Email Confirmed) before a lead "
+        "returns to the pool (0 = never)."
     )
     assert "follow-up days: 'in_app' or 'email'" in shown["follow_up_reminder"]
     assert "dead_tag" not in shown  # a rule without help is left out, not shown empty

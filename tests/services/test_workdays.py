@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salesdesk.services.workdays import days_before, days_text, period_in
+from salesdesk.services.workdays import days_after, days_before, days_text, period_in
 
 FRIDAY_3PM = datetime(2026, 3, 6, 15, 0)
 LONDON = ZoneInfo("Europe/London")
@@ -57,6 +57,28 @@ def test_exactly_n_days_of_weekday_hours_lie_between_the_cutoff_and_now(now, day
     assert weekday_hours == 24 * days
     # ... and it is the latest such moment: the hour it starts is a weekday's.
     assert days == 0 or cutoff.weekday() < 5
+
+
+@given(
+    start=st.datetimes(datetime(2025, 1, 1), datetime(2028, 1, 1)).map(
+        lambda t: t.replace(minute=0, second=0, microsecond=0)
+    ),
+    days=st.integers(0, 40),
+)
+def test_counting_forwards_undoes_counting_back(start, days):
+    end = days_after(start, days, working_days_only=True, tz=UTC)
+    hours = int((end - start) / timedelta(hours=1))
+    weekday_hours = sum(1 for h in range(hours) if (start + timedelta(hours=h)).weekday() < 5)
+    assert weekday_hours == 24 * days
+    if start.weekday() < 5:
+        assert days_before(end, days, working_days_only=True, tz=UTC) == start
+
+
+def test_counting_forwards_from_a_friday_afternoon_and_a_sunday():
+    assert days_after(FRIDAY_3PM, 3, working_days_only=True, tz=UTC) == datetime(2026, 3, 11, 15)
+    assert days_after(FRIDAY_3PM, 3, working_days_only=False, tz=UTC) == datetime(2026, 3, 9, 15)
+    sunday = datetime(2026, 3, 8, 20, 0)
+    assert days_after(sunday, 1, working_days_only=True, tz=UTC) == datetime(2026, 3, 10)
 
 
 def test_words_for_the_period():

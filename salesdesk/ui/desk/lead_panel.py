@@ -37,6 +37,7 @@ DATE_FIELDS = (
     "Date Appointment Made",
     "Assigned",
     "Last contacted",
+    "Back to pool",
 )
 STATUS_WORDS = {
     "current": "Current",
@@ -242,10 +243,23 @@ class LeadPanel(QWidget):
         self._values["Date Appointment Made"].setText(format_datetime(lead.appointment_at))
         self._values["Assigned"].setText(format_datetime(lead.assigned_at))
         self._values["Last contacted"].setText(format_datetime(lead.last_contacted_at))
+        self._show_deadline(detail)
         self.notes_view.setHtml(_notes_html(detail))
         self.history_model.set_events(detail.history)
         self.history_view.scrollToTop()  # newest first: what just happened is on top
         self._stack.setCurrentIndex(1)
+
+    def _show_deadline(self, detail: LeadDetail) -> None:
+        label = self._values["Back to pool"]
+        if detail.returns_at is None:
+            label.setText(EMPTY)
+            label.setToolTip("")
+            return
+        label.setText(f"{format_datetime(detail.returns_at)} ({detail.returns_because})")
+        label.setToolTip(
+            "If nothing more is done with this lead by then, it goes back to the pool "
+            "(the keep period, or the days without action, in Settings → Rules)."
+        )
 
     def call(self) -> bool:
         """Act as if the phone link was clicked; False when there is no number."""

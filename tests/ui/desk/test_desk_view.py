@@ -375,6 +375,9 @@ def test_clock_time_is_what_the_panel_shows(desk, qtbot, clock):
     desk.view.take_next()
     desk.wait()
     assert desk.view.panel.field_text("Assigned") == format_datetime(datetime(2026, 3, 2, 14, 30))
+    # The default rules: back to the pool after 3 working days without action.
+    thursday = format_datetime(datetime(2026, 3, 5, 14, 30))
+    assert desk.view.panel.field_text("Back to pool") == f"{thursday} (no action)"
 
 
 def test_switching_to_call_backs_opens_and_highlights_a_call_back(desk, qtbot):
