@@ -268,7 +268,8 @@ class LeadsTab(QWidget):
         if ids is None:
             return
         people = self._choices.people if self._choices else ()
-        dialog = AssignDialog(len(ids), people, self._held, self)
+        cap = self._choices.cap if self._choices else None
+        dialog = AssignDialog(len(ids), people, self._held, self, floor_cap=cap)
         self.open_dialog = dialog
         dialog.accepted.connect(lambda: self._assign(ids, dialog.user_id))
         dialog.open()

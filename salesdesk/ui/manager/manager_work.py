@@ -26,6 +26,7 @@ class FilterChoices:
     sources: tuple[str, ...]
     dead_policy: str
     dead_tag: str
+    cap: int = 25  # the floor's cap on current leads (a person's own cap overrides it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ def load_choices(db: Database, actor: Actor) -> FilterChoices:
         sources=tuple(stats.lead_sources(db, actor)),
         dead_policy=floor_rules.dead_policy,
         dead_tag=floor_rules.dead_tag,
+        cap=floor_rules.cap,
     )
 
 

@@ -144,6 +144,33 @@ def _assign_via_dialog(scene, to: Actor) -> None:
     scene.settle()
 
 
+def test_the_assign_dialog_shows_caps_and_warns_past_one(qtbot):
+    from salesdesk.services.records import UserRow
+
+    people = [
+        UserRow(1, "dave", "Dave Okafor", None, "rep", True, 1),  # his own cap: 1
+        UserRow(2, "carol", "Carol Nguyen", None, "rep", True, None),  # the floor's: 25
+        UserRow(3, "morgan", "Morgan Manager", None, "manager", True, None),
+    ]
+    dialog = AssignDialog(2, people, {1: 0, 2: 4}, floor_cap=25)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    texts = [dialog.person.itemText(i) for i in range(dialog.person.count())]
+    assert texts == [
+        "Carol Nguyen — holds 4 current of 25",
+        "Dave Okafor — holds 0 current of 1",
+        "Morgan Manager (manager)",
+    ]
+    assert not dialog.over_cap.isVisible()
+    dialog.choose(1)
+    assert dialog.over_cap.isVisible()
+    assert "Dave Okafor would hold up to 2 current leads, over their cap of 1" in (
+        dialog.over_cap.text()
+    )
+    dialog.choose(3)  # managers have no cap to pass
+    assert not dialog.over_cap.isVisible()
+
+
 def test_bulk_reassignment_moves_every_lead_and_tells_both_reps(scene):
     alices = [r.id for r in scene.rows() if r.owner_name == "Alice"][:2]
     waiting = [r.id for r in scene.rows() if r.owner_id is None][:2]
