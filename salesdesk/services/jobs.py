@@ -26,19 +26,27 @@ lets one writer in at a time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadStatus, User
+from salesdesk.models import Lead, LeadStatus, Rule, User
 from salesdesk.services import mail, outbox_admin, reminders
-from salesdesk.services.lifecycle import record_event, release_to_pool, status_is
+from salesdesk.services.auth import ADMINS, require
+from salesdesk.services.lifecycle import (
+    record_event,
+    release_to_pool,
+    returns_to_pool,
+    status_is,
+)
 from salesdesk.services.notifications import notify
-from salesdesk.services.records import JobsSummary
+from salesdesk.services.records import Actor, JobsSummary
 from salesdesk.services.routing import push_pool_ids, route_waiting_leads
-from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.rules import Rules, load_rules, rules_from_stored, validate
 from salesdesk.services.workdays import days_before, days_text, floor_time
 
 log = logging.getLogger(__name__)
@@ -71,6 +79,32 @@ def run_due_jobs(db: Database) -> JobsSummary:
     if purged:
         log.info("deleted %d sent emails older than %s", purged, outbox_admin.SENT_MAIL_KEPT)
     return summary
+
+
+# The rules that decide when a held lead goes back to the pool.
+RELEASE_RULES = frozenset({"keep_days", "idle_days", "working_days_only"})
+
+
+def leads_due_back(db: Database, actor: Actor, changes: Mapping[str, Any]) -> int:
+    """How many current leads the next round would return to the pool under changed rules.
+
+    For the settings dialog to say so before a shorter keep period or idle
+    limit takes a floor's worth of leads off the reps at once. Nothing is saved.
+    """
+    clean = validate(changes)
+    with db.read() as session:
+        require(session, actor, ADMINS)
+        stored = {r.key: r.value for r in session.scalars(select(Rule))}
+        proposed = rules_from_stored({**stored, **clean})
+        now = db.now()
+        held = session.execute(
+            select(Lead.status, Lead.assigned_at, Lead.call_back_at, Lead.last_action_at).where(
+                status_is(LeadStatus.CURRENT)
+            )
+        )
+        return sum(
+            1 for row in held if (back := returns_to_pool(proposed, *row)) and back[0] <= now
+        )
 
 
 def _call_backs_due(session: Session, now: datetime, rules: Rules) -> int:

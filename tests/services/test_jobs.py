@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from salesdesk.models import OutboxMessage, Routing
 from salesdesk.services import actions, allocation, jobs, leads, notifications, rules
+from salesdesk.services.errors import NotAllowedError, ValidationError
 
 
 def test_a_due_call_back_returns_to_current_with_an_in_app_reminder(db, floor, clock):
@@ -111,6 +113,24 @@ def test_the_lead_says_when_it_goes_back_and_the_job_keeps_to_it(db, floor, cloc
     clock.now = moved + timedelta(seconds=1)
     assert jobs.run_due_jobs(db).idle == 1
     assert leads.get_lead(db, floor.manager, lead.id).returns_at is None  # in the pool now
+
+
+def test_how_many_leads_changed_rules_would_send_back(db, floor, clock):
+    alice = floor.rep("alice")
+    pool = floor.pool(members=[alice])
+    floor.leads(pool, 3)
+    rules.update_rules(db, floor.admin, {"idle_days": 0, "keep_days": 0})
+    quiet, busy = (allocation.claim_next_lead(db, alice).lead for _ in range(2))
+    clock.advance(days=2)  # Monday -> Wednesday
+    actions.add_note(db, alice, busy.id, "Called back, keen")
+    assert jobs.leads_due_back(db, floor.admin, {"idle_days": 1}) == 1  # the quiet one
+    assert jobs.leads_due_back(db, floor.admin, {"keep_days": 2}) == 2
+    assert jobs.leads_due_back(db, floor.admin, {"idle_days": 3}) == 0
+    assert rules.get_rules(db).idle_days == 0  # only counted, nothing saved
+    with pytest.raises(NotAllowedError):
+        jobs.leads_due_back(db, floor.manager, {"idle_days": 1})
+    with pytest.raises(ValidationError):
+        jobs.leads_due_back(db, floor.admin, {"idle_days": -1})
 
 
 def test_a_weekend_does_not_use_up_the_days_without_action(db, floor, clock):

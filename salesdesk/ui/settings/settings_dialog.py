@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from salesdesk.services import jobs
 from salesdesk.ui.context import LEADS, RULES, TEAM, AppContext
 from salesdesk.ui.message_bar import ERROR, WARNING, MessageBar
 from salesdesk.ui.settings import settings_work
@@ -56,6 +57,7 @@ class SettingsDialog(QDialog):
         self.resize(1100, 720)
         self.snapshot: SettingsSnapshot | None = None
         self.discard_question: QMessageBox | None = None
+        self.release_question: QMessageBox | None = None
         self.messages = MessageBar()
         self.rules = RulesTab()
         self.pools = PoolsTab(
@@ -203,6 +205,53 @@ class SettingsDialog(QDialog):
         if plan.empty:
             self.accept()
             return
+        released = {k: v for k, v in plan.rules.items() if k in jobs.RELEASE_RULES}
+        if released:
+            # A shorter keep period or idle limit can take many leads off the reps
+            # at the next clock round: count them first, and ask.
+            self.state.setText("Checking what the new rules would do…")
+            self._context.run(
+                jobs.leads_due_back,
+                released,
+                on_done=lambda n: self._confirm_release(n, plan),
+                on_error=self._on_save_failed,
+                busy=[self.save_button, self.cancel_button, self.tabs],
+                key="settings.save",
+            )
+            return
+        self._apply(plan)
+
+    def _confirm_release(self, count: int, plan: SettingsPlan) -> None:
+        if count == 0:
+            self._apply(plan)
+            return
+        leads_word = "1 lead" if count == 1 else f"{count:,} leads"
+        question = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Leads will go back to the pool",
+            f"With these rules, {leads_word} held by reps now go back to the pool at the "
+            "next clock round, within a minute: they are past the new keep period or "
+            "have been without action longer than it allows. Their reps are told.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        save = question.addButton(
+            f"Save and return {leads_word}", QMessageBox.ButtonRole.AcceptRole
+        )
+        question.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        question.finished.connect(question.deleteLater)
+        question.buttonClicked.connect(
+            lambda button: self._apply(plan) if button is save else self._not_saved()
+        )
+        self.release_question = question
+        question.open()
+
+    def _not_saved(self) -> None:
+        self.release_question = None
+        self._on_edited()  # "Unsaved changes: …" again
+
+    def _apply(self, plan: SettingsPlan) -> None:
+        self.release_question = None
         self.state.setText("Saving…")
         self._context.run(
             apply_settings,

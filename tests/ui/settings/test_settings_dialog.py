@@ -120,6 +120,29 @@ def test_rules_load_save_and_apply_to_every_client(scene):
         allocation.claim_next_lead(scene.db, scene.alice)
 
 
+def test_a_shorter_idle_limit_says_how_many_leads_go_back_before_saving(scene, clock):
+    clock.advance(days=2)  # Alice has held her lead two working days without action
+    scene.dialog.rules.editors["idle_days"].setValue(1)
+    scene.dialog.save_button.click()
+    scene.settle()
+    question = scene.dialog.release_question
+    assert question is not None and question.isVisible()
+    assert "1 lead held by reps now go back to the pool" in question.text()
+    question.button(QMessageBox.StandardButton.Cancel).click()
+    scene.settle()
+    assert scene.dialog.isVisible() and rules.get_rules(scene.db).idle_days == 3
+    assert scene.dialog.state.text() == "Unsaved changes: Save applies them."
+
+    scene.dialog.save_button.click()
+    scene.settle()
+    save = next(
+        b for b in scene.dialog.release_question.buttons() if b.text() == "Save and return 1 lead"
+    )
+    with scene.qtbot.waitSignal(scene.dialog.finished, timeout=10_000):
+        save.click()
+    assert rules.get_rules(scene.db).idle_days == 1
+
+
 def test_a_bad_rule_is_refused_next_to_its_field_and_nothing_is_saved(scene):
     tab = scene.dialog.rules
     tab.editors["admin_emails"].setText("team@example.com, not-an-address")
