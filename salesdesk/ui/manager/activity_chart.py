@@ -1,4 +1,4 @@
-"""Claims and outcomes per day, for the whole team or one rep.
+"""New leads (taken with Next, routed or assigned) and outcomes per day, per team or rep.
 
 Bars per day: leads that reached the rep (claims) beside what the rep decided
 (the four outcomes). A rep's quiet day shows as an empty slot, not a missing
@@ -19,7 +19,8 @@ from salesdesk.services.stats import OUTCOME_KINDS, RepDayRow
 
 WHOLE_TEAM = 0
 SERIES = (
-    ("Claims", None, QColor(70, 130, 200)),
+    # Like the team table's "New today": pulled with Next, routed, or assigned.
+    ("New leads", None, QColor(70, 130, 200)),
     ("Dead", "dead", QColor(160, 160, 160)),
     ("Call back", "call_back", QColor(150, 110, 200)),
     ("Email confirmed", "email_confirmed", QColor(80, 170, 100)),
@@ -47,7 +48,7 @@ class ActivityChart(QWidget):
         self.view = QChartView(chart)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Claims and outcomes per day for"))
+        top.addWidget(QLabel("New leads and outcomes per day for"))
         top.addWidget(self.rep, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -82,7 +83,7 @@ class ActivityChart(QWidget):
         position = {day: i for i, day in enumerate(days)}
         for row in rows:
             i = position[row.day]
-            totals["Claims"][i] += row.claims
+            totals["New leads"][i] += row.claims
             for label, kind, _ in SERIES[1:]:
                 totals[label][i] += row.outcomes.get(kind or "", 0)
         self.totals = totals

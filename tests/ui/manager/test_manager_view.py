@@ -330,10 +330,10 @@ def test_team_charts_show_pools_and_each_reps_days(scene):
     team = scene.view.team
     assert team.pools.categories[-1].startswith("Inbound")  # first by name, drawn on top
     totals = team.activity.totals
-    assert totals["Claims"][-1] == 3 and sum(totals["Claims"]) == 3
+    assert totals["New leads"][-1] == 3 and sum(totals["New leads"]) == 3
     team.table.selectRow(1)  # Bob
     assert team.activity.rep.currentText() == "Bob"
-    assert sum(team.activity.totals["Claims"]) == 0
+    assert sum(team.activity.totals["New leads"]) == 0
 
 
 def test_the_delete_key_asks_before_removing(scene):
