@@ -438,13 +438,7 @@ def assign_leads(
             former = lead.owner_id
             kind = "reassigned" if former is not None else "assigned"
             name = f"{lead.first_name} {lead.last_name}".strip() or lead.company
-            if lead.status == LeadStatus.CALLBACK.value and former is not None:
-                # The call back travels with the lead to its new owner.
-                transition(
-                    session, lead, kind=kind, actor_id=manager.id, at=now, owner_id=target.id
-                )
-            else:
-                give_to(session, lead, target.id, kind=kind, actor_id=manager.id, at=now)
+            give_to(session, lead, target.id, kind=kind, actor_id=manager.id, at=now)
             notify(session, target.id, "assigned", f"{name} was assigned to you", now, lead.id)
             if former is not None:
                 notify(

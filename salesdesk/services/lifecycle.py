@@ -246,7 +246,16 @@ def give_to(
     at: datetime,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Make ``owner_id`` the holder of ``lead`` as a current lead."""
+    """Make ``owner_id`` the holder of ``lead``: a current lead, or its call back.
+
+    A call back someone booked travels with the lead to its new owner, date and
+    all (a customer was promised that call); anything else becomes current.
+    """
+    if lead.status == LeadStatus.CALLBACK.value and lead.owner_id is not None:
+        transition(
+            session, lead, kind=kind, actor_id=actor_id, at=at, owner_id=owner_id, details=details
+        )
+        return
     lead.call_back_at = None
     transition(
         session,

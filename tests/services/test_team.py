@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from salesdesk.models import Routing, Rule
-from salesdesk.services import allocation, auth, lead_table, leads, rules, team
+from salesdesk.services import actions, allocation, auth, lead_table, leads, rules, team
 from salesdesk.services.errors import AuthenticationError, NotAllowedError, ValidationError
 from tests.conftest import PASSWORD
 
@@ -63,6 +64,19 @@ def test_deactivating_a_rep_returns_their_leads_or_hands_them_on(db, floor):
     assert len(leads.my_current_leads(db, carol)) == 2
     with pytest.raises(ValidationError, match="yourself"):
         team.deactivate_user(db, floor.admin, floor.admin.id)
+
+
+def test_a_call_back_handed_on_with_a_deactivated_rep_keeps_its_date(db, floor, clock):
+    bob, carol = floor.rep("bob"), floor.rep("carol")
+    pool = floor.pool(members=[bob])
+    floor.leads(pool, 2)
+    booked, held = (allocation.claim_next_lead(db, bob).lead for _ in range(2))
+    when = clock.now + timedelta(days=2, hours=2)
+    actions.schedule_call_back(db, bob, booked.id, when)
+    assert team.deactivate_user(db, floor.admin, bob.id, leads_to=carol.id) == 2
+    (call_back,) = leads.my_call_backs(db, carol)
+    assert (call_back.id, call_back.call_back_at) == (booked.id, when)  # the customer's time
+    assert [r.id for r in leads.my_current_leads(db, carol)] == [held.id]
 
 
 def test_pools_are_validated_and_deleting_says_where_leads_go(db, floor):

@@ -261,15 +261,28 @@ class UsersTab(QWidget):
         self.username.setFocus()
         self.edited.emit()
 
+    def _taker_label(self, draft: UserDraft) -> str:
+        if draft.role != "rep":
+            return f"{draft.display_name} ({draft.role})"
+        cap = draft.cap if draft.cap is not None else self._floor_cap
+        held = self._held.get(draft.user_id or 0, 0)
+        return f"{draft.display_name} — holds {held} of {cap}"
+
     def deactivate_current(self) -> None:
         draft = self.current
         if draft is None or draft.user_id is None or draft.user_id == self._actor.id:
             return
-        others = [
-            (d.user_id, d.display_name)
-            for d in self.drafts
-            if d is not draft and d.user_id is not None and d.active and not d.deactivate
-        ]
+        # Reps first, each with what they hold against their cap, as Assign shows them:
+        # an admin at the top of the list took a whole desk's leads by one slip.
+        takers = sorted(
+            (
+                d
+                for d in self.drafts
+                if d is not draft and d.user_id is not None and d.active and not d.deactivate
+            ),
+            key=lambda d: (d.role != "rep", d.display_name.casefold()),
+        )
+        others = [(d.user_id, self._taker_label(d)) for d in takers]
         held = self._held.get(draft.user_id, 0)
         dialog = DeactivateDialog(draft.display_name, held, others, self)  # type: ignore[arg-type]
         self.open_dialog = dialog

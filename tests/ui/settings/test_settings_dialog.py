@@ -394,8 +394,10 @@ def test_deactivate_a_rep_and_give_their_leads_to_another(scene):
     tab.deactivate_button.click()
     dialog = tab.open_dialog
     assert isinstance(dialog, DeactivateDialog)
+    labels = [dialog.person.itemText(i) for i in range(dialog.person.count())]
+    assert labels == ["Bob — holds 0 of 25", "Admin (admin)"]  # reps first, with their load
     dialog.to_person.setChecked(True)
-    dialog.person.setCurrentIndex(dialog.person.findText("Bob"))
+    dialog.person.setCurrentIndex(dialog.person.findData(scene.bob.id))
     dialog.accept()
     assert tab.state.text() == "Deactivated when you save; their leads go to Bob."
     scene.save()
