@@ -44,6 +44,7 @@ from salesdesk.services.rules import Rules, load_rules
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _NOT_DIGIT = re.compile(r"\D")
+_PHONE_TYPED = re.compile(r"^[\d()+\-./]+$")  # a word of a phone number as people type it
 
 
 def email_key(email: str | None) -> str | None:
@@ -295,6 +296,9 @@ def add_lead(db: Database, actor: Actor, pool_id: int, lead: NewLead) -> LeadRow
 def text_filter(text: str, dialect: str) -> ColumnElement[bool] | None:
     """Leads whose name, company, email or phone contain every word, ignoring case.
 
+    A word typed like a phone number (``555-938-8053``) also matches the
+    stored phone's digits, so the format it was saved in does not matter.
+
     ``%`` and ``_`` in a word are matched as themselves. SQLite's ``LIKE``
     already ignores the case of ASCII letters (as far as its ``lower()`` goes,
     too), so it is used as it is: lower-casing every row's columns first made a
@@ -310,6 +314,11 @@ def text_filter(text: str, dialect: str) -> ColumnElement[bool] | None:
             found = [c.contains(word, autoescape=True) for c in columns]
         else:
             found = [c.icontains(word, autoescape=True) for c in columns]
+        digits = phone_digits(word)
+        if len(digits) >= 3 and _PHONE_TYPED.match(word):
+            # A number as the customer gives it: 555-938-8053, (555) 9388053, …
+            # matches the stored phone's digits, whatever its own format.
+            found.append(Lead.phone_key.contains(phone_key_of_digits(digits)))
         conditions.append(or_(*found))
     return and_(*conditions)
 

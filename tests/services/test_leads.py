@@ -126,6 +126,23 @@ def test_list_leads_filters(db, floor, clock):
     assert ids(text="lead1 test") == {1}
 
 
+def test_a_phone_number_is_found_however_it_is_typed(db, floor):
+    alice = floor.rep("alice")
+    pool = floor.pool("Inbound", members=[alice])
+    (lead,) = floor.leads(pool, 1, phone="+1 555 938 8053")
+    floor.leads(pool, 1, phone="+1 555 111 2222")
+
+    def ids(text):
+        return {r.id for r in lead_table.list_leads(db, floor.manager, LeadFilter(text=text)).rows}
+
+    for typed in ("+1 555 938 8053", "5559388053", "555-938-8053", "(555) 938-8053", "9388053"):
+        assert ids(typed) == {lead}, typed
+    assert ids("555-938-0000") == set()
+    allocation.claim_next_lead(db, alice)
+    allocation.claim_next_lead(db, alice)  # a rep's own search works the same way
+    assert [r.id for r in leads.my_current_leads(db, alice, search="555.938.8053")] == [lead]
+
+
 def test_search_ignores_case_and_takes_wildcards_literally(db, floor):
     alice = floor.rep("alice")
     pool = floor.pool("Inbound", members=[alice])
