@@ -168,11 +168,15 @@ class SalesDeskApp(QObject):
         opened = self.opened
         if self.login is None or opened is None:
             return
+        url = opened.db.url
         if opened.embedded:
             where = "Sign in to the floor on this computer."
+        elif url.get_backend_name() == "sqlite":
+            where = f"Sign in to the floor in the file {url.database}."
         else:
-            url = opened.db.url
-            where = f"Sign in to the team's database {url.database} on {url.host}."
+            where = (
+                f"Sign in to the team's database {url.database} on {url.host or 'this computer'}."
+            )
         hint = DEMO_HINT if opened.demo_password else ""
         self.login.set_ready(opened.db, where, hint)
 

@@ -119,3 +119,23 @@ def test_the_demo_hint_follows_the_floor_not_this_computers_settings(
     team.set_password(db, admin, alice.id, "a-new-secret")
     assert hint_for_a_newcomer() == ""
     app.shutdown()
+
+
+def test_a_floor_in_a_named_file_is_named_as_a_file(qtbot, home, settings, tmp_path):
+    from salesdesk import migrations
+    from salesdesk.config import Secrets
+    from salesdesk.db import Database, sqlite_url
+
+    url = sqlite_url(tmp_path / "branch.db")
+    migrations.upgrade(Database(url))
+    controller = SalesDeskApp(url, settings, Secrets())
+    try:
+        with qtbot.waitSignal(controller.database_ready, timeout=60_000):
+            controller.start()
+        shown = controller.login.status_label.text()
+        assert shown == f"Sign in to the floor in the file {tmp_path / 'branch.db'}."
+        assert controller.login.hint_label.text() == ""  # no demo team in it
+    finally:
+        if controller.login is not None:
+            controller.login.close()
+        controller.shutdown()
