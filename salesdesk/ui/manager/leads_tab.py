@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from salesdesk.services import lead_table, leads
 from salesdesk.services.lead_table import LeadCount, LeadFilter
-from salesdesk.services.records import BulkResult, LeadDetail
+from salesdesk.services.records import BulkResult, LeadDetail, LeadRow
 from salesdesk.ui.context import LEADS, TEAM, AppContext
 from salesdesk.ui.manager.assign_dialog import AssignDialog
 from salesdesk.ui.manager.filter_bar import FilterBar
@@ -38,7 +38,7 @@ from salesdesk.ui.manager.pool_model import DEFAULT_SORT_COLUMN, PoolModel
 from salesdesk.ui.manager.table_layout import TableLayout
 from salesdesk.ui.message_bar import ERROR, INFO, WARNING
 from salesdesk.ui.tasks import TaskFailure
-from salesdesk.ui.timefmt import to_local
+from salesdesk.ui.timefmt import format_datetime, to_local
 
 MAX_BULK = 5_000
 DETAIL_DELAY_MS = 150
@@ -283,8 +283,48 @@ class LeadsTab(QWidget):
 
     def return_selected(self) -> None:
         ids = self._selection_for("return to the pool")
-        if ids is not None:
+        if ids is None:
+            return
+        booked = self._booked_call_backs()
+        if not booked:
             self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:")
+            return
+        # A call back is a customer's appointment with a rep: say so before it goes.
+        listed = "; ".join(
+            f"{lead.name}, {format_datetime(lead.call_back_at)}" for lead in booked[:3]
+        ) + (f"; and {len(booked) - 3} more" if len(booked) > 3 else "")
+        n = len(ids)
+        leads_word = f"{n} lead{'s' if n != 1 else ''}"
+        some = "1 of them has" if len(booked) == 1 else f"{len(booked)} of them have"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Return to pool",
+            f"Return {leads_word} to the pool?\n\n{some} a call back booked ({listed}). "
+            "In the pool the call back is cancelled: whoever takes the lead next starts afresh.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        go = box.addButton(f"Return {leads_word}", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.open_dialog = box
+        box.buttonClicked.connect(
+            lambda button: (
+                self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:")
+                if button is go
+                else None
+            )
+        )
+        box.open()
+
+    def _booked_call_backs(self) -> list[LeadRow]:
+        """The selected leads, as last read, that wait for a booked call back."""
+        rows = [i.row() for i in self.table.selectionModel().selectedRows()]
+        held = [self.model.lead_at(r) for r in rows]
+        return [
+            lead
+            for lead in held
+            if lead is not None and lead.status == "callback" and lead.call_back_at is not None
+        ]
 
     def remove_selected(self) -> None:
         ids = self._selection_for("remove")

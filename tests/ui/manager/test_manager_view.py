@@ -231,6 +231,30 @@ def test_return_to_pool_and_remove(scene):
     assert scene.tab.model.lead_at(scene.tab.model.row_of(held[0])).status == "dead"
 
 
+def test_returning_a_booked_call_back_asks_first(scene, clock):
+    held = [r.id for r in scene.rows() if r.owner_name == "Alice"]
+    when = clock.now + timedelta(days=1, hours=1)
+    actions.schedule_call_back(scene.floor.db, scene.alice, held[0], when)
+    scene.tab.refresh_rows()
+    scene.settle()
+    scene.select(held[:2])
+    scene.tab.return_button.click()
+    box = scene.tab.open_dialog
+    assert isinstance(box, QMessageBox)
+    assert "1 of them has a call back booked (" in box.text()
+    assert format_datetime(when) in box.text() and "cancelled" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    scene.settle()
+    assert leads.my_call_backs(scene.floor.db, scene.alice)[0].call_back_at == when  # untouched
+
+    scene.tab.return_button.click()
+    go = next(b for b in scene.tab.open_dialog.buttons() if b.text() == "Return 2 leads")
+    with scene.qtbot.waitSignal(scene.view.message_shown, timeout=10_000) as shown:
+        go.click()
+    assert shown.args[0] == "Returned to the pool: 2 leads."
+    assert leads.my_call_backs(scene.floor.db, scene.alice) == []
+
+
 def test_remove_by_the_delete_rule_leaves_a_removed_row_in_place(scene):
     rules.update_rules(scene.floor.db, scene.floor.admin, {"dead_policy": "delete"})
     scene.view.refresh_choices()
