@@ -103,10 +103,22 @@ def share_problem(draft: PoolDraft) -> str:
 
 
 def share_note(draft: PoolDraft, names: Mapping[int, str]) -> str:
-    if draft.routing != "weighted":
-        return "Every member may press Next; shares apply to weighted pools only."
+    """What the members (and shares) mean for this pool's routing, or what is missing."""
     if not draft.members:
+        if draft.leads and draft.active and draft.routing != "manual":
+            return (
+                f"No members: nobody can take leads from this pool ({draft.leads:,} in it). "
+                "Tick the people who work it, or make the pool inactive."
+            )
         return "No members yet: tick the people who work this pool."
+    if draft.routing == "next":
+        return (
+            "Every member may press Next to take this pool's leads; shares are for weighted pools."
+        )
+    if draft.routing == "round_robin":
+        return "Each new lead goes to the next member in turn who has room under their cap."
+    if draft.routing == "manual":
+        return "Leads wait here for a manager to assign them; members are not pushed any."
     zero = [names.get(u, "?") for u, w in draft.members.items() if w == 0]
     total = sum(draft.members.values())
     text = "Shares add up to 100 %." if total == 100 else "Each share is a percentage."

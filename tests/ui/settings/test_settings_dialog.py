@@ -214,6 +214,18 @@ def test_shares_are_percentages_checked_live_and_zero_is_a_choice(scene):
     assert {m.user_id: m.weight for m in partners.members} == {scene.alice.id: 100, scene.bob.id: 0}
 
 
+def test_a_pool_left_without_members_says_its_leads_are_out_of_reach(scene):
+    tab = scene.dialog.pools
+    scene.dialog.tabs.setCurrentWidget(tab)
+    tab.list.setCurrentRow(_pool_row(tab, "Inbound"))
+    assert tab.share_note.text().startswith("Every member may press Next")
+    for rep in (scene.alice, scene.bob):
+        tab.member_item(rep.id).setCheckState(Qt.CheckState.Unchecked)
+    assert tab.share_note.text().startswith(
+        "No members: nobody can take leads from this pool (4 in it)."
+    )
+
+
 def test_create_a_weighted_pool_with_members(scene):
     tab = scene.dialog.pools
     tab.add_pool()
