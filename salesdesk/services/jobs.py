@@ -150,7 +150,7 @@ def _remind(session: Session, lead: Lead, now: datetime, rules: Rules) -> None:
         )
     else:
         # No time in the words: the bell shows when the notice came, in the rep's own zone.
-        notify(session, rep.id, "call_back_due", f"Call back due now: {name}", now, lead.id)
+        notify(session, rep.id, "call_back_due", f"Call back due: {name}", now, lead.id)
 
 
 def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> int:

@@ -87,6 +87,13 @@ class LeadListModel(QAbstractTableModel):
     def is_overdue(self, lead: LeadRow) -> bool:
         return lead.call_back_at is not None and lead.call_back_at <= self._now()
 
+    def call_back_waiting(self, lead: LeadRow) -> bool:
+        """In Current: a call back came due and nobody has called since."""
+        if self.kind != CURRENT or not self.is_overdue(lead):
+            return False
+        assert lead.call_back_at is not None
+        return lead.last_contacted_at is None or lead.last_contacted_at < lead.call_back_at
+
     # --- QAbstractTableModel ------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's default
@@ -116,13 +123,17 @@ class LeadListModel(QAbstractTableModel):
         lead = self._rows[index.row()]
         column = self._columns[index.column()]
         overdue = self.kind == CALL_BACKS and self.is_overdue(lead)
+        # The column that carries the "call now" mark: Due, or in Current the name.
+        marked = (overdue and column == "Due") or (
+            column == "Name" and self.call_back_waiting(lead)
+        )
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(lead, column, overdue)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(lead, overdue)
-        if role == Qt.ItemDataRole.ForegroundRole and overdue and column == "Due":
+        if role == Qt.ItemDataRole.ForegroundRole and marked:
             return QBrush(_OVERDUE)
-        if role == Qt.ItemDataRole.FontRole and overdue and column == "Due":
+        if role == Qt.ItemDataRole.FontRole and marked:
             font = QFont()
             font.setBold(True)
             return font
@@ -134,7 +145,8 @@ class LeadListModel(QAbstractTableModel):
 
     def _text(self, lead: LeadRow, column: str, overdue: bool) -> str:
         if column == "Name":
-            return f"{lead.first_name} {lead.last_name}".strip() or lead.name
+            name = f"{lead.first_name} {lead.last_name}".strip() or lead.name
+            return f"☎ {name}" if self.call_back_waiting(lead) else name
         if column == "Company":
             return lead.company
         if column == "Phone":
@@ -153,4 +165,6 @@ class LeadListModel(QAbstractTableModel):
             lines.append(f"Call back {'was due' if overdue else 'due'} {due}")
         else:
             lines.append(f"Assigned {format_datetime(lead.assigned_at)}")
+            if self.call_back_waiting(lead):
+                lines.append(f"Call back was due {format_datetime(lead.call_back_at)}: call now")
         return "\n".join(lines)

@@ -53,6 +53,21 @@ def test_current_list_model(qtmodeltester):
     qtmodeltester.check(model)
 
 
+def test_a_call_back_that_came_due_is_marked_in_current_until_it_is_made():
+    from dataclasses import replace
+
+    model = LeadListModel(CURRENT, lambda: NOW)
+    due = lead(1, NOW - timedelta(minutes=30))  # back in Current from Call backs
+    called = replace(lead(2, NOW - timedelta(hours=2)), last_contacted_at=NOW - timedelta(hours=1))
+    model.set_rows([due, called, lead(3)])
+    assert model.data(model.index(0, 0)) == "☎ First1 Last"
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.ForegroundRole) is not None
+    assert "Call back was due" in model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(1, 0)) == "First2 Last"  # called since: nothing to flag
+    assert model.data(model.index(2, 0)) == "First3 Last"
+    assert model.data(model.index(2, 0), Qt.ItemDataRole.ForegroundRole) is None
+
+
 def test_call_back_list_model_marks_overdue(qtmodeltester):
     model = LeadListModel(CALL_BACKS, lambda: NOW)
     rows = [
