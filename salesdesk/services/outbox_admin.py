@@ -64,6 +64,7 @@ class OutboxSummary:
     retrying: int
     in_flight: int
     failed: int
+    oldest_waiting: datetime | None = None  # when the oldest waiting message was written
 
 
 def purge_sent_mail(db: Database) -> int:
@@ -189,7 +190,12 @@ def outbox_summary(db: Database, actor: Actor) -> OutboxSummary:
                 counts["retrying" if has_error else "waiting"] += n
             else:
                 counts[status] += n
-        return OutboxSummary(**counts)
+        oldest = session.scalar(
+            select(func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.status == _PENDING, OutboxMessage.last_error.is_(None)
+            )
+        )
+        return OutboxSummary(**counts, oldest_waiting=oldest)
 
 
 __all__ = [

@@ -31,6 +31,12 @@ COLUMNS = ("To", "Subject", "State", "Tries", "The server's reason")
 STATES = {"failed": "Given up", "retrying": "Will retry", "partly_sent": "Partly sent"}
 
 
+def _stuck_and_queued(
+    db: Any, actor: Any
+) -> tuple[list[outbox_admin.MailRow], outbox_admin.OutboxSummary]:
+    return outbox_admin.list_failed_mail(db, actor), outbox_admin.outbox_summary(db, actor)
+
+
 class FailedMailPanel(QWidget):
     """A list of stuck mail with Retry.
 
@@ -78,8 +84,8 @@ class FailedMailPanel(QWidget):
 
     def refresh(self) -> None:
         self._context.run(
-            outbox_admin.list_failed_mail,
-            on_done=self._show,
+            _stuck_and_queued,
+            on_done=lambda found: self._show(*found),
             on_error=self._on_failed,
             key="settings.failed_mail",
             busy=[self.refresh_button],
@@ -99,7 +105,9 @@ class FailedMailPanel(QWidget):
             busy=[self.retry_button],
         )
 
-    def _show(self, rows: list[outbox_admin.MailRow]) -> None:
+    def _show(
+        self, rows: list[outbox_admin.MailRow], queue: outbox_admin.OutboxSummary | None = None
+    ) -> None:
         self._rows = list(rows)
         self.table.setRowCount(len(rows))
         for r, mail in enumerate(rows):
@@ -126,8 +134,17 @@ class FailedMailPanel(QWidget):
                 f"{len(rows)} message(s) need attention; the newest was written "
                 f"{format_datetime(newest)}."
             )
+        elif queue is not None and queue.waiting:
+            # Not stuck, but not gone either: with no mail server yet, mail written
+            # days ago would all go out (late) the moment one is saved.
+            n = queue.waiting
+            self.status.setText(
+                f"No mail is stuck. {n} email{'s wait' if n != 1 else ' waits'} to go out, the "
+                f"oldest written {format_datetime(queue.oldest_waiting)}: they go at the next "
+                "delivery round once a mail server is saved."
+            )
         else:
-            self.status.setText("No mail is stuck: everything written has gone out or is queued.")
+            self.status.setText("No mail is stuck: everything written has gone out.")
         self._sync_buttons()
 
     def _on_retried(self, result: Any) -> None:

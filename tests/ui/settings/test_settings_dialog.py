@@ -27,6 +27,7 @@ from salesdesk.ui.settings.deactivate_dialog import DeactivateDialog
 from salesdesk.ui.settings.delete_pool_dialog import DeletePoolDialog
 from salesdesk.ui.settings.pools_tab import percentages
 from salesdesk.ui.settings.settings_dialog import SettingsDialog
+from salesdesk.ui.timefmt import format_datetime
 from tests.conftest import Floor
 from tests.services._smtp import SmtpServer, memory_keychain
 from tests.ui.conftest import wait_idle
@@ -515,6 +516,26 @@ def test_mail_settings_are_checked_saved_and_the_password_goes_to_the_keychain(s
         "salesdesk", mail_server.password_account("sales", "smtp.example.com")
     ) == ("s3cret-pass")
     assert "s3cret-pass" not in str(rules.get_rules(scene.db))
+
+
+def test_mail_queued_without_a_server_is_counted_with_its_age(scene, clock):
+    from salesdesk.services import actions
+
+    panel = scene.dialog.mail.failed_mail
+    panel.refresh()
+    scene.settle()
+    assert panel.status.text() == "No mail is stuck: everything written has gone out."
+    written = clock.now
+    (lead,) = leads.my_current_leads(scene.db, scene.alice)
+    actions.confirm_email(scene.db, scene.alice, lead.id)  # no mail server: it waits
+    clock.advance(days=3)
+    panel.refresh()
+    scene.settle()
+    assert panel.status.text() == (
+        f"No mail is stuck. 1 email waits to go out, the oldest written "
+        f"{format_datetime(written)}: they go at the next delivery round once a mail "
+        "server is saved."
+    )
 
 
 def test_the_test_button_reports_success_or_the_servers_own_words(scene):
