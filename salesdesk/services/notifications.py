@@ -34,7 +34,9 @@ class NotificationRow:
 # ("routed": round robin or weighted routing pushed it to them).
 GAINED_KINDS = ("assigned", "routed")
 LOST_KINDS = ("reassigned_away",)
-LEAD_NOTICE_KINDS = GAINED_KINDS + LOST_KINDS
+# A call back of theirs came due: the lead is back in Current, to be called now.
+DUE_KINDS = ("call_back_due",)
+LEAD_NOTICE_KINDS = GAINED_KINDS + LOST_KINDS + DUE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class LeadNoticeRow:
     def gained(self) -> bool:
         return self.kind in GAINED_KINDS
 
+    @property
+    def due(self) -> bool:
+        return self.kind in DUE_KINDS
+
 
 @dataclass(frozen=True, slots=True)
 class LeadNoticeSummary:
@@ -70,6 +76,7 @@ class LeadNoticeSummary:
         notices: the newest lead notices, newest first, at most the asked-for limit.
         gained: how many leads were given to the person (all of them, beyond the limit).
         lost: how many were taken away.
+        due: how many of the person's call backs came due.
     """
 
     after: int | None
@@ -77,6 +84,7 @@ class LeadNoticeSummary:
     notices: tuple[LeadNoticeRow, ...] = ()
     gained: int = 0
     lost: int = 0
+    due: int = 0
 
 
 def notify(
@@ -198,4 +206,5 @@ def lead_notices_since(
             notices=notices,
             gained=sum(counts.get(k, 0) for k in GAINED_KINDS),
             lost=sum(counts.get(k, 0) for k in LOST_KINDS),
+            due=sum(counts.get(k, 0) for k in DUE_KINDS),
         )

@@ -190,7 +190,7 @@ class LiveWatcher(QObject):
             return
         self._recheck_notices = False
         self._notice_marker = summary.marker
-        if summary.gained or summary.lost:
+        if summary.gained or summary.lost or summary.due:
             self._context.lead_notices_arrived.emit(summary)
 
     def _on_jobs_done(self, summary: Any) -> None:

@@ -99,23 +99,27 @@ class LeadToast(QFrame):
         self._clear_of: QWidget | None = None
         self._gained: list[LeadNoticeRow] = []
         self._lost: list[LeadNoticeRow] = []
+        self._due: list[LeadNoticeRow] = []
         self.gained_count = 0
         self.lost_count = 0
+        self.due_count = 0
         self.hide()
 
     # --- what it says ---------------------------------------------------------------------
 
     def show_notices(self, summary: LeadNoticeSummary) -> None:
         """Show these notices, joined to those already on the toast if it is up."""
-        if not summary.gained and not summary.lost:
+        if not summary.gained and not summary.lost and not summary.due:
             return
         if not self.isVisible():
             self._clear()
         self._stop_fade()
         self._gained[:0] = [n for n in summary.notices if n.gained]
-        self._lost[:0] = [n for n in summary.notices if not n.gained]
+        self._due[:0] = [n for n in summary.notices if n.due]
+        self._lost[:0] = [n for n in summary.notices if not n.gained and not n.due]
         self.gained_count += summary.gained
         self.lost_count += summary.lost
+        self.due_count += summary.due
         self.title_label.setText(self.title())
         self.detail_label.setText(self.detail())
         single = self._single_lead()
@@ -130,26 +134,36 @@ class LeadToast(QFrame):
         self._timer.start()
 
     def title(self) -> str:
-        gained, lost = self.gained_count, self.lost_count
+        gained, lost, due = self.gained_count, self.lost_count, self.due_count
         if gained == 1 and self._gained:
             return f"New lead: {_describe(self._gained[0])}"
         if gained:
             return f"{gained} new leads"
+        if due == 1 and self._due:
+            return f"Call back due: {_describe(self._due[0])}"
+        if due:
+            return f"{due} call backs due"
         if lost == 1 and self._lost:
             return f"Lead taken away: {_describe(self._lost[0])}"
         return f"{lost} leads taken away"
 
     def detail(self) -> str:
-        gained, lost = self.gained_count, self.lost_count
+        gained, lost, due = self.gained_count, self.lost_count, self.due_count
         if gained == 1 and self._gained:
             how = "Routed" if self._gained[0].kind == "routed" else "Assigned"
             text = f"{how} to you — it is in your lists now."
         elif gained:
             text = f"{_names(self._gained, gained)} — in your lists now."
+        elif due == 1 and self._due:
+            text = "Back in your Current list: call now."
+        elif due:
+            text = f"{_names(self._due, due)} — back in Current: call now."
         elif lost == 1 and self._lost:
             return f"{self._lost[0].message}."
         else:
             return f"{_names(self._lost, lost)}: no longer yours."
+        if due and gained:
+            text += f" Also {due} call backs due." if due > 1 else " Also 1 call back due."
         if lost:
             text += f" Also {lost} leads taken away." if lost > 1 else " Also 1 lead taken away."
         return text
@@ -162,14 +176,17 @@ class LeadToast(QFrame):
         self._clear()
 
     def _single_lead(self) -> int | None:
-        if self.gained_count == 1 and self._gained:
+        if self.gained_count == 1 and self._gained and not self.due_count:
             return self._gained[0].lead_id
+        if self.due_count == 1 and self._due and not self.gained_count:
+            return self._due[0].lead_id
         return None
 
     def _clear(self) -> None:
         self._gained.clear()
         self._lost.clear()
-        self.gained_count = self.lost_count = 0
+        self._due.clear()
+        self.gained_count = self.lost_count = self.due_count = 0
 
     def _on_open_clicked(self) -> None:
         lead_id = self._single_lead()

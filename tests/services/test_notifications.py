@@ -76,7 +76,7 @@ def test_a_lead_returned_to_the_pool_is_reported_as_taken_away(db, floor):
     assert "went back to the pool" in news.notices[0].message
 
 
-def test_other_notices_move_the_marker_but_are_not_lead_news(db, floor, clock):
+def test_a_call_back_coming_due_is_news_other_notices_only_move_the_marker(db, floor, clock):
     alice = floor.rep("alice")
     pool = floor.pool(members=[alice])
     floor.leads(pool, 1)
@@ -87,8 +87,15 @@ def test_other_notices_move_the_marker_but_are_not_lead_news(db, floor, clock):
     assert jobs.run_due_jobs(db).callbacks_due == 1  # a "call back due" notice
 
     news = lead_notices_since(db, alice, start)
-    assert news.notices == () and (news.gained, news.lost) == (0, 0)
-    assert news.marker > start  # so the next question starts after it
+    assert (news.gained, news.lost, news.due) == (0, 0, 1)
+    (due,) = news.notices
+    assert due.due and not due.gained and due.lead_id == lead.id
+
+    with db.write() as session:  # a notice of another kind (a follow-up reminder)
+        notifications.notify(session, alice.id, "follow_up", "Follow up: …", clock.now, lead.id)
+    later = lead_notices_since(db, alice, news.marker)
+    assert later.notices == () and (later.gained, later.lost, later.due) == (0, 0, 0)
+    assert later.marker > news.marker  # so the next question starts after it
 
 
 def test_many_at_once_are_counted_beyond_the_rows_returned(db, floor):

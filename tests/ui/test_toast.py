@@ -268,6 +268,28 @@ def test_a_lead_taken_away_says_where_it_went(rep):
     assert rep.toast.open_button.text() == "Open list"
 
 
+def test_a_call_back_coming_due_toasts_and_opens_the_lead(rep, clock):
+    from datetime import timedelta
+
+    from salesdesk.services import actions, jobs
+
+    (lead_id,) = rep.new_leads("Chloe Tanaka")
+    allocation.claim_next_lead(rep.floor.db, rep.actor)
+    actions.schedule_call_back(rep.floor.db, rep.actor, lead_id, clock.now + timedelta(hours=1))
+    rep.poll()
+    assert not rep.toast.isVisible()
+    clock.advance(hours=1, minutes=1)
+    assert jobs.run_due_jobs(rep.floor.db).callbacks_due == 1
+    rep.poll()
+    assert rep.toast.isVisible()
+    assert rep.toast.title_label.text() == "Call back due: Chloe Tanaka"
+    assert rep.toast.detail_label.text() == "Back in your Current list: call now."
+    assert rep.toast.open_button.text() == "Open"
+    with rep.qtbot.waitSignal(rep.window.desk.lead_shown, timeout=5000) as shown:
+        rep.toast.open_button.click()
+    assert shown.args == [lead_id]
+
+
 def test_given_and_taken_in_one_round_share_the_toast(rep):
     bob = rep.floor.rep("bob")
     (mine,) = rep.new_leads("Jane Doe")
