@@ -16,23 +16,26 @@ keychain of the computer that sends (:class:`salesdesk.config.Secrets`) under
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import hashlib
 import logging
 import smtplib
 import socket
 import ssl
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from typing import Any
 
 from salesdesk.config import Secrets
 from salesdesk.db import Database
 from salesdesk.services.auth import ADMINS, require
 from salesdesk.services.errors import SalesDeskError
 from salesdesk.services.records import Actor
-from salesdesk.services.rules import Rules, get_rules
+from salesdesk.services.rules import Rules, check_combination, get_rules, validate
 
 log = logging.getLogger(__name__)
 
@@ -379,17 +382,49 @@ def store_mail_password(
     return (secrets or Secrets()).set(password_account(rules.mail_user, rules.mail_host), password)
 
 
+class _TypedPassword(Secrets):
+    """The keychain, except for a password typed in the settings and not saved yet."""
+
+    def __init__(self, secrets: Secrets, password: str) -> None:
+        super().__init__()
+        self._secrets = secrets
+        self._password = password
+
+    def get(self, account: str) -> str | None:
+        return self._password or self._secrets.get(account)
+
+
+def _server_to_test(db: Database, changes: Mapping[str, Any] | None) -> MailServer:
+    """The saved mail settings with the admin's unsaved ``changes`` on top (checked)."""
+    current = get_rules(db)
+    if changes:
+        current = dataclasses.replace(current, **validate(changes))
+        check_combination(current)
+    server = server_settings(current)
+    if server is None:
+        raise MailServerError("Enter the mail server and the From address first.")
+    return server
+
+
 def check_mail_server(
-    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
+    db: Database,
+    actor: Actor,
+    secrets: Secrets | None = None,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    password: str = "",
+    timeout: float = 10.0,
 ) -> str:
-    """Connect and sign in with the saved settings (admins only): a sentence, or an error."""
+    """Connect and sign in (admins only): a sentence, or an error.
+
+    With the saved settings, or with ``changes`` and a typed ``password`` not
+    saved yet, so an admin can try a server before saving it.
+    """
     with db.read() as session:
         require(session, actor, ADMINS)
-    server = server_settings(get_rules(db))
-    if server is None:
-        raise MailServerError("No mail server is set up yet.")
+    server = _server_to_test(db, changes)
     try:
-        close_quietly(connect(server, secrets or Secrets(), timeout))
+        close_quietly(connect(server, _TypedPassword(secrets or Secrets(), password), timeout))
     except SendError as exc:
         raise MailServerError(exc.reason) from None
     how = {"none": "without encryption", "starttls": "with STARTTLS", "ssl": "over SSL"}
@@ -398,9 +433,15 @@ def check_mail_server(
 
 
 def send_test_email(
-    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
+    db: Database,
+    actor: Actor,
+    secrets: Secrets | None = None,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    password: str = "",
+    timeout: float = 10.0,
 ) -> str:
-    """Send a short email to the admin's own address with the saved settings.
+    """Send a short email to the admin's own address (settings as :func:`check_mail_server`).
 
     Goes straight to the server (not through the outbox), so the admin sees the
     server's own answer at once: a sentence on success, a ``MailServerError``
@@ -413,9 +454,7 @@ def send_test_email(
         raise MailServerError(
             "Your account has no email address to send the test to; add one under Users."
         )
-    server = server_settings(get_rules(db))
-    if server is None:
-        raise MailServerError("No mail server is set up yet.")
+    server = _server_to_test(db, changes)
     domain = server.from_address.rpartition("@")[2] or "salesdesk"
     row = OutgoingMessage(
         id=0,
@@ -430,7 +469,7 @@ def send_test_email(
     )
     conn: smtplib.SMTP | None = None
     try:
-        conn = connect(server, secrets or Secrets(), timeout)
+        conn = connect(server, _TypedPassword(secrets or Secrets(), password), timeout)
         outcome, _ = send_one(conn, server, row)
     except SendError as exc:
         raise MailServerError(exc.reason) from None

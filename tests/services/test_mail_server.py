@@ -189,6 +189,31 @@ def test_send_test_email_reaches_the_admin_or_says_why_not(db, floor, certificat
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+def test_a_server_is_tried_before_it_is_saved(db, floor, certificates, keychain):
+    """The admin's unsaved settings and typed password are what the test uses; nothing is kept."""
+    server = SmtpServer(
+        mode="starttls", certificates=certificates, users={"mailer": "right"}
+    ).start()
+    try:
+        use_mail_server(db, floor.admin, free_port())  # saved: a port where nothing listens
+        typed = {
+            "mail_port": server.port,
+            "mail_security": "starttls",
+            "mail_user": "mailer",
+            "mail_ca_file": str(certificates.ca_file),
+        }
+        with pytest.raises(mail_server.MailServerError, match="refused the user name or password"):
+            mail_server.send_test_email(db, floor.admin, changes=typed, password="wrong")
+        said = mail_server.send_test_email(db, floor.admin, changes=typed, password="right")
+        with pytest.raises(ValidationError, match="from 1 to 65535"):
+            mail_server.check_mail_server(db, floor.admin, changes={"mail_port": 0})
+    finally:
+        server.stop()
+    assert said == f"Test email sent to admin@example.com through 127.0.0.1:{server.port}."
+    assert rules.get_rules(db).mail_user == ""  # only tried, not saved
+    assert keychain.passwords == {}  # and the typed password was not stored
+
+
 # --- mail server rules -------------------------------------------------------------------------
 
 

@@ -271,13 +271,15 @@ class MailTab(QWidget):
     # --- the test ---
 
     def _sync_test(self) -> None:
-        unsaved = bool(self.changes() or self.new_password)
-        configured = bool(self._original.get("mail_host"))
-        self.test_button.setEnabled(configured and not unsaved)
-        if unsaved:
-            self.test_hint.setText("Save first: the test uses the saved settings, as sending does.")
-        elif not configured:
-            self.test_hint.setText("Enter a mail server and save, then test it here.")
+        entered = bool(self.host.text().strip())
+        self.test_button.setEnabled(entered)
+        if not entered:
+            self.test_hint.setText("Enter a mail server, then test it here.")
+        elif self.changes() or self.new_password:
+            self.test_hint.setText(
+                "Tests what is on screen, not saved yet, with the password typed here (or the "
+                "one kept in this keychain). Save keeps it."
+            )
         else:
             self.test_hint.setText("Uses the saved settings and the password in this keychain.")
 
@@ -286,6 +288,8 @@ class MailTab(QWidget):
         self._context.run(
             self._test_call,
             secrets=self._context.secrets,
+            changes=self.changes(),
+            password=self.new_password,
             on_done=self._on_tested,
             on_error=self._on_test_failed,
             key="settings.mail_test",

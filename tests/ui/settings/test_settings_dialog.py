@@ -29,7 +29,7 @@ from salesdesk.ui.settings.pools_tab import percentages
 from salesdesk.ui.settings.settings_dialog import SettingsDialog
 from salesdesk.ui.timefmt import format_datetime
 from tests.conftest import Floor
-from tests.services._smtp import SmtpServer, memory_keychain
+from tests.services._smtp import SmtpServer, free_port, memory_keychain
 from tests.ui.conftest import wait_idle
 
 
@@ -559,13 +559,22 @@ def test_the_test_button_reports_success_or_the_servers_own_words(scene):
             tab.test_button.click()
         assert tested.args[1] is True
         assert f"127.0.0.1:{server.port}" in tested.args[0]
-        # An unsaved change disables the test: it would test what is saved.
-        _type(tab.host, "other.example.com")
-        assert not tab.test_button.isEnabled()
-        assert "Save first" in tab.test_hint.text()
+        # An unsaved change is what the test tries: a wrong port fails in words...
+        wrong = free_port()
+        tab.port.setValue(wrong)
+        assert tab.test_button.isEnabled() and "not saved yet" in tab.test_hint.text()
+        with scene.qtbot.waitSignal(tab.tested, timeout=20_000) as tested:
+            tab.test_button.click()
+        assert tested.args[1] is False and f"127.0.0.1:{wrong}" in tested.args[0]
+        # ... and the right one, still unsaved, works: no save-reopen-test round.
+        tab.port.setValue(server.port)
+        _type(tab.from_name, "Northstar Sales")
+        with scene.qtbot.waitSignal(tab.tested, timeout=15_000) as tested:
+            tab.test_button.click()
+        assert tested.args[1] is True
+        assert rules.get_rules(scene.db).mail_from_name == "SalesDesk"  # nothing was saved
     finally:
         server.stop()
-    _type(tab.host, "127.0.0.1")
     with scene.qtbot.waitSignal(tab.tested, timeout=20_000) as tested:
         tab.test_button.click()
     assert tested.args[1] is False
