@@ -407,24 +407,14 @@ def _server_to_test(db: Database, changes: Mapping[str, Any] | None) -> MailServ
 
 
 def check_mail_server(
-    db: Database,
-    actor: Actor,
-    secrets: Secrets | None = None,
-    *,
-    changes: Mapping[str, Any] | None = None,
-    password: str = "",
-    timeout: float = 10.0,
+    db: Database, actor: Actor, secrets: Secrets | None = None, *, timeout: float = 10.0
 ) -> str:
-    """Connect and sign in (admins only): a sentence, or an error.
-
-    With the saved settings, or with ``changes`` and a typed ``password`` not
-    saved yet, so an admin can try a server before saving it.
-    """
+    """Connect and sign in with the saved settings (admins only): a sentence, or an error."""
     with db.read() as session:
         require(session, actor, ADMINS)
-    server = _server_to_test(db, changes)
+    server = _server_to_test(db, None)
     try:
-        close_quietly(connect(server, _TypedPassword(secrets or Secrets(), password), timeout))
+        close_quietly(connect(server, secrets or Secrets(), timeout))
     except SendError as exc:
         raise MailServerError(exc.reason) from None
     how = {"none": "without encryption", "starttls": "with STARTTLS", "ssl": "over SSL"}
@@ -441,7 +431,10 @@ def send_test_email(
     password: str = "",
     timeout: float = 10.0,
 ) -> str:
-    """Send a short email to the admin's own address (settings as :func:`check_mail_server`).
+    """Send a short email to the admin's own address.
+
+    With the saved settings, or with ``changes`` and a typed ``password`` not
+    saved yet, so an admin can try a server before saving it (nothing is kept).
 
     Goes straight to the server (not through the outbox), so the admin sees the
     server's own answer at once: a sentence on success, a ``MailServerError``

@@ -206,7 +206,7 @@ def test_a_server_is_tried_before_it_is_saved(db, floor, certificates, keychain)
             mail_server.send_test_email(db, floor.admin, changes=typed, password="wrong")
         said = mail_server.send_test_email(db, floor.admin, changes=typed, password="right")
         with pytest.raises(ValidationError, match="from 1 to 65535"):
-            mail_server.check_mail_server(db, floor.admin, changes={"mail_port": 0})
+            mail_server.send_test_email(db, floor.admin, changes={"mail_port": 0})
     finally:
         server.stop()
     assert said == f"Test email sent to admin@example.com through 127.0.0.1:{server.port}."
