@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
@@ -31,6 +32,7 @@ from salesdesk.ui.timefmt import EMPTY, format_datetime
 
 CONTACT_FIELDS = ("Phone", "Email", "Company", "Source", "Pool", "Score")
 LINK_FIELDS = ("Phone", "Email")
+MAX_CUSTOM = 12  # extra fields shown; a file's 40 unknown columns would bury the lead
 DATE_FIELDS = (
     "Call Back Date",
     "Date Email Confirmed",
@@ -95,7 +97,10 @@ class LeadPanel(QWidget):
         )
         self._values["Phone"].linkActivated.connect(self._on_phone_link)
         self._values["Email"].setOpenExternalLinks(True)
+        # Columns an import kept that SalesDesk has no field for (a website, a job title):
+        # shown under the contact details, as they came.
         self._custom_form = contact_form
+        self._custom_rows = 0
         dates = QGroupBox("Dates")
         self._form(dates, DATE_FIELDS)
 
@@ -238,6 +243,7 @@ class LeadPanel(QWidget):
         self._values["Source"].setText(lead.source or EMPTY)
         self._values["Pool"].setText(lead.pool_name or EMPTY)
         self._values["Score"].setText(str(lead.score))
+        self._show_custom(detail.custom)
         self._values["Call Back Date"].setText(format_datetime(lead.call_back_at))
         self._values["Date Email Confirmed"].setText(format_datetime(lead.email_confirmed_at))
         self._values["Date Appointment Made"].setText(format_datetime(lead.appointment_at))
@@ -248,6 +254,32 @@ class LeadPanel(QWidget):
         self.history_model.set_events(detail.history)
         self.history_view.scrollToTop()  # newest first: what just happened is on top
         self._stack.setCurrentIndex(1)
+
+    def _show_custom(self, custom: dict[str, Any]) -> None:
+        form = self._custom_form
+        for _ in range(self._custom_rows):
+            form.removeRow(form.rowCount() - 1)
+        shown = [(str(k), str(v)) for k, v in custom.items() if str(v).strip()][:MAX_CUSTOM]
+        for key, value in shown:
+            label = QLabel(value if len(value) <= 120 else value[:119] + "…")
+            label.setTextFormat(Qt.TextFormat.PlainText)  # as imported, never markup
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setToolTip(value)
+            caption = QLabel(f"{key}:")
+            caption.setTextFormat(Qt.TextFormat.PlainText)
+            form.addRow(caption, label)
+        self._custom_rows = len(shown)
+
+    def custom_fields(self) -> list[tuple[str, str]]:
+        """The extra fields on screen, (name, value), for tests."""
+        form, first = self._custom_form, len(CONTACT_FIELDS)
+        rows = []
+        for row in range(first, first + self._custom_rows):
+            name = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+            value = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+            assert isinstance(name, QLabel) and isinstance(value, QLabel)
+            rows.append((name.text().removesuffix(":"), value.text()))
+        return rows
 
     def _show_deadline(self, detail: LeadDetail) -> None:
         label = self._values["Back to pool"]

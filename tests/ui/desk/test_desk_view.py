@@ -466,6 +466,24 @@ def test_a_next_whose_answer_was_lost_gives_the_same_lead_when_repeated(desk, mo
     assert len(leads.my_current_leads(desk.db, desk.rep)) == 2
 
 
+def test_a_leads_extra_imported_fields_are_shown_as_they_came(desk):
+    custom = {"Website": "https://acme.example", "Job title": "<b>CFO</b>", "Empty": " "}
+    (lead_id,) = desk.floor.leads(desk.pool, 1, custom=custom)
+    desk.claim()
+    desk.view.show_lead(lead_id)
+    desk.wait()
+    panel = desk.view.panel
+    assert panel.custom_fields() == [
+        ("Website", "https://acme.example"),
+        ("Job title", "<b>CFO</b>"),  # as typed, never markup
+    ]
+    (plain,) = desk.floor.leads(desk.pool, 1)  # the next lead has none: the rows go
+    desk.claim()
+    desk.view.show_lead(plain)
+    desk.wait()
+    assert panel.custom_fields() == []
+
+
 def test_a_long_history_opens_at_its_newest_line(desk):
     desk.floor.leads(desk.pool, 1)
     (lead_id,) = desk.claim()
