@@ -34,19 +34,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadStatus, Rule, User
+from salesdesk.models import Lead, LeadStatus, User
 from salesdesk.services import mail, outbox_admin, reminders
 from salesdesk.services.auth import ADMINS, require
 from salesdesk.services.lifecycle import (
+    hold_limits,
+    limit_starts,
     record_event,
     release_to_pool,
-    returns_to_pool,
     status_is,
 )
 from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, JobsSummary
 from salesdesk.services.routing import push_pool_ids, route_waiting_leads
-from salesdesk.services.rules import Rules, load_rules, rules_from_stored, validate
+from salesdesk.services.rules import Rules, load_rules, with_changes
 from salesdesk.services.workdays import days_before, days_text, floor_time
 
 log = logging.getLogger(__name__)
@@ -91,19 +92,26 @@ def leads_due_back(db: Database, actor: Actor, changes: Mapping[str, Any]) -> in
     For the settings dialog to say so before a shorter keep period or idle
     limit takes a floor's worth of leads off the reps at once. Nothing is saved.
     """
-    clean = validate(changes)
     with db.read() as session:
         require(session, actor, ADMINS)
-        stored = {r.key: r.value for r in session.scalars(select(Rule))}
-        proposed = rules_from_stored({**stored, **clean})
-        now = db.now()
+        proposed, now = with_changes(load_rules(session), changes), db.now()
+        # Per limit that is on: the moment it must have started by to be over now.
+        cutoffs = {
+            kind: days_before(now, days, working_days_only=proposed.working_days_only)
+            for kind, days in hold_limits(proposed).items()
+        }
+        if not cutoffs:
+            return 0
         held = session.execute(
-            select(Lead.status, Lead.assigned_at, Lead.call_back_at, Lead.last_action_at).where(
-                status_is(LeadStatus.CURRENT)
+            select(Lead.assigned_at, Lead.call_back_at, Lead.last_action_at).where(
+                status_is(LeadStatus.CURRENT), Lead.assigned_at <= max(cutoffs.values())
             )
         )
         return sum(
-            1 for row in held if (back := returns_to_pool(proposed, *row)) and back[0] <= now
+            1
+            for row in held
+            # "<=": a limit ending right now is over by the next round.
+            if any(limit_starts(*row)[kind] <= cutoff for kind, cutoff in cutoffs.items())
         )
 
 
@@ -156,12 +164,10 @@ def _remind(session: Session, lead: Lead, now: datetime, rules: Rules) -> None:
 def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> int:
     """Return current leads whose keep period (``expired``) or idle limit (``idle``) is over.
 
-    The keep period runs from the later of assignment and the last call back
-    date (a call back extends the hold); the idle limit from the latest of
-    those and the last action.
+    Each limit counts from its own start (:func:`lifecycle.limit_starts`).
     """
-    days = rules.keep_days if kind == "expired" else rules.idle_days
-    if days <= 0:
+    days = hold_limits(rules).get(kind)
+    if days is None:
         return 0
     working = rules.working_days_only
     cutoff = days_before(now, days, working_days_only=working)
@@ -174,11 +180,7 @@ def _release_held(session: Session, now: datetime, rules: Rules, kind: str) -> i
     ).all()
     released = 0
     for lead in candidates:
-        marks = [lead.assigned_at, lead.call_back_at]
-        if kind == "idle":
-            marks.append(lead.last_action_at)
-        latest = max(m for m in marks if m is not None)
-        if latest >= cutoff:
+        if limit_starts(lead.assigned_at, lead.call_back_at, lead.last_action_at)[kind] >= cutoff:
             continue
         former = lead.owner_id
         details = {"days": days, "working": working}

@@ -288,6 +288,29 @@ def current_counts(session: Session, user_ids: Iterable[int]) -> dict[int, int]:
     return counts
 
 
+# The two limits on holding a lead, by the kind of event that ends them.
+LIMIT_REASONS = {"expired": "keep period", "idle": "no action"}
+
+
+def hold_limits(rules: Rules) -> dict[str, int]:
+    """The days of each limit that is on: ``{"expired": keep days, "idle": idle days}``."""
+    days = {"expired": rules.keep_days, "idle": rules.idle_days}
+    return {kind: n for kind, n in days.items() if n > 0}
+
+
+def limit_starts(
+    assigned_at: datetime | None, call_back_at: datetime | None, last_action_at: datetime | None
+) -> dict[str, datetime]:
+    """When each limit of a held lead started counting.
+
+    The keep period (``expired``) runs from the later of assignment and the last
+    call back date (a call back extends the hold); the idle limit (``idle``)
+    from the latest of those and the last action.
+    """
+    held = max(m for m in (assigned_at, call_back_at) if m is not None)  # a held lead has one
+    return {"expired": held, "idle": max(held, last_action_at or held)}
+
+
 def returns_to_pool(
     rules: Rules,
     status: str,
@@ -298,18 +321,15 @@ def returns_to_pool(
     """When a current lead goes back to the pool if nothing more is done, and why.
 
     ``(moment, "keep period" | "no action")``, or ``None`` when no limit applies.
-    The same limits as the clock jobs' release (``jobs._release_held``), counted forwards.
+    The clock jobs count the same limits backwards from now (``jobs._release_held``).
     """
     if status != LeadStatus.CURRENT.value or assigned_at is None:
         return None
-    held = max(m for m in (assigned_at, call_back_at) if m is not None)
+    starts = limit_starts(assigned_at, call_back_at, last_action_at)
+    working = rules.working_days_only
     limits = [
-        (days_after(start, days, working_days_only=rules.working_days_only), why)
-        for days, start, why in (
-            (rules.keep_days, held, "keep period"),
-            (rules.idle_days, max(held, last_action_at or held), "no action"),
-        )
-        if days > 0
+        (days_after(starts[kind], n, working_days_only=working), LIMIT_REASONS[kind])
+        for kind, n in hold_limits(rules).items()
     ]
     return min(limits) if limits else None
 

@@ -16,7 +16,6 @@ keychain of the computer that sends (:class:`salesdesk.config.Secrets`) under
 from __future__ import annotations
 
 import binascii
-import dataclasses
 import hashlib
 import logging
 import smtplib
@@ -35,7 +34,7 @@ from salesdesk.db import Database
 from salesdesk.services.auth import ADMINS, require
 from salesdesk.services.errors import SalesDeskError
 from salesdesk.services.records import Actor
-from salesdesk.services.rules import Rules, check_combination, get_rules, validate
+from salesdesk.services.rules import Rules, check_combination, get_rules, with_changes
 
 log = logging.getLogger(__name__)
 
@@ -396,9 +395,8 @@ class _TypedPassword(Secrets):
 
 def _server_to_test(db: Database, changes: Mapping[str, Any] | None) -> MailServer:
     """The saved mail settings with the admin's unsaved ``changes`` on top (checked)."""
-    current = get_rules(db)
+    current = with_changes(get_rules(db), changes or {})
     if changes:
-        current = dataclasses.replace(current, **validate(changes))
         check_combination(current)
     server = server_settings(current)
     if server is None:

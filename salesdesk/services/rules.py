@@ -367,6 +367,15 @@ def rules_from_stored(stored: Mapping[str, Any]) -> Rules:
     return Rules(**values)
 
 
+def with_changes(rules: Rules, changes: Mapping[str, Any]) -> Rules:
+    """``rules`` with ``changes`` on top, each checked as Save checks it; nothing is saved.
+
+    For what an admin wants to try first: a mail server, or how many leads a
+    shorter keep period would send back.
+    """
+    return dataclasses.replace(rules, **validate(changes)) if changes else rules
+
+
 def get_rules(db: Database) -> Rules:
     with db.read() as session:
         return load_rules(session)
