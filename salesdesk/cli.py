@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -233,24 +233,25 @@ def _counted(n: int, one: str, many: str) -> str:
     return "" if n == 0 else f"1 {one}" if n == 1 else f"{n} {many}"
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 1 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError("choose from 1 to 3600 seconds")
-    return seconds
+def _number_in(
+    convert: Callable[[str], float], low: int, high: int, unit: str, kind: str
+) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` to ``high``, refused in words otherwise."""
+
+    def check(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"choose from {low} to {high} {unit}")
+        return value
+
+    return check
 
 
-def _lead_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 1 <= count <= 100_000:
-        raise argparse.ArgumentTypeError("choose from 1 to 100000 leads")
-    return count
+_positive_seconds = _number_in(float, 1, 3600, "seconds", "a number of seconds")
+_lead_count = _number_in(int, 1, 100_000, "leads", "a whole number")
 
 
 def _load_sender():  # type: ignore[no-untyped-def]

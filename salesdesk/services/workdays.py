@@ -69,21 +69,33 @@ def days_after(
         day += timedelta(days=1)
 
 
+def working_day_after(day: date, count: int) -> date:
+    """The ``count``-th Monday-to-Friday date after ``day``."""
+    while count:
+        day += timedelta(days=1)
+        if day.weekday() < SATURDAY:
+            count -= 1
+    return day
+
+
 def floor_time(utc: datetime, fmt: str = "%H:%M", tz: tzinfo | None = None) -> str:
     """A naive UTC instant on the floor's clock, zone named: ``"14:30 CET"``.
 
     For what the clock jobs write for people to read (reminder emails, the
     digest): the floor's zone is the computer's running them, as for weekends.
     """
-    aware = utc.replace(tzinfo=UTC)
-    local = aware.astimezone(tz) if tz is not None else aware.astimezone()
+    local = _local(utc, tz)
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
 def local_date(utc: datetime, tz: tzinfo | None = None) -> date:
     """The local date at a naive UTC instant; ``tz=None`` is this computer's zone."""
+    return _local(utc, tz).date()
+
+
+def _local(utc: datetime, tz: tzinfo | None) -> datetime:
     aware = utc.replace(tzinfo=UTC)
-    return (aware.astimezone(tz) if tz is not None else aware.astimezone()).date()
+    return aware.astimezone(tz) if tz is not None else aware.astimezone()
 
 
 def local_midnight(day: date, tz: tzinfo | None = None) -> datetime:

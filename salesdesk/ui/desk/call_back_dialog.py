@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from salesdesk.services.workdays import SATURDAY
+from salesdesk.services.workdays import working_day_after
 from salesdesk.ui.timefmt import describe_delta, local_now, local_to_utc
 
 MAX_DAYS_AHEAD = 365
@@ -173,7 +173,7 @@ class CallBackDialog(QDialog):
             return soon.replace(second=0, microsecond=0)
 
         today = self._today()
-        first, third = _working_day_after(today, 1), _working_day_after(today, 3)
+        first, third = working_day_after(today, 1), working_day_after(today, 3)
         monday = today + timedelta(days=7 - today.weekday())  # always a later Monday
         name = "Tomorrow" if first == today + timedelta(days=1) else f"{first:%A}"
         picks = [
@@ -213,12 +213,3 @@ class CallBackDialog(QDialog):
 
 def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
-
-
-def _working_day_after(day: date, count: int) -> date:
-    """The ``count``-th Monday-to-Friday day after ``day``."""
-    while count:
-        day += timedelta(days=1)
-        if day.weekday() < SATURDAY:
-            count -= 1
-    return day

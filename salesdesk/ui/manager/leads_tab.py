@@ -9,7 +9,7 @@ so every view — and, through the database, every rep's desk — catches up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QByteArray, QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
@@ -293,28 +293,15 @@ class LeadsTab(QWidget):
         listed = "; ".join(
             f"{lead.name}, {format_datetime(lead.call_back_at)}" for lead in booked[:3]
         ) + (f"; and {len(booked) - 3} more" if len(booked) > 3 else "")
-        n = len(ids)
-        leads_word = f"{n} lead{'s' if n != 1 else ''}"
         some = "1 of them has" if len(booked) == 1 else f"{len(booked)} of them have"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self._ask_then_run(
             "Return to pool",
-            f"Return {leads_word} to the pool?\n\n{some} a call back booked ({listed}). "
+            f"Return {_leads_word(ids)} to the pool?\n\n{some} a call back booked ({listed}). "
             "In the pool the call back is cancelled: whoever takes the lead next starts afresh.",
-            QMessageBox.StandardButton.Cancel,
-            self,
+            f"Return {_leads_word(ids)}",
+            QMessageBox.ButtonRole.AcceptRole,
+            lambda: self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:"),
         )
-        go = box.addButton(f"Return {leads_word}", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.open_dialog = box
-        box.buttonClicked.connect(
-            lambda button: (
-                self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:")
-                if button is go
-                else None
-            )
-        )
-        box.open()
 
     def _booked_call_backs(self) -> list[LeadRow]:
         """The selected leads, as last read, that wait for a booked call back."""
@@ -330,8 +317,6 @@ class LeadsTab(QWidget):
         ids = self._selection_for("remove")
         if ids is None:
             return
-        n = len(ids)
-        leads_word = f"{n} lead{'s' if n != 1 else ''}"
         policy = self._choices.dead_policy if self._choices else "hide"
         if policy == "delete":
             what = (
@@ -343,23 +328,30 @@ class LeadsTab(QWidget):
                 f"They will be marked dead, hidden from reps and tagged '{tag}', as the "
                 "dead-lead rule says. Managers can still find them."
             )
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self._ask_then_run(
             "Remove leads",
-            f"Remove {leads_word}?\n\n{what}",
-            QMessageBox.StandardButton.Cancel,
-            self,
+            f"Remove {_leads_word(ids)}?\n\n{what}",
+            f"Remove {_leads_word(ids)}",
+            QMessageBox.ButtonRole.DestructiveRole,
+            lambda: self._run_bulk(leads.remove_leads, ids, verb="Removed"),
         )
-        remove = box.addButton(f"Remove {leads_word}", QMessageBox.ButtonRole.DestructiveRole)
+
+    def _ask_then_run(
+        self,
+        title: str,
+        text: str,
+        button_text: str,
+        role: QMessageBox.ButtonRole,
+        run: Callable[[], None],
+    ) -> None:
+        """A question with Cancel (the default) and one button that runs ``run``."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, self
+        )
+        go = box.addButton(button_text, role)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         self.open_dialog = box
-        box.buttonClicked.connect(
-            lambda button: (
-                self._run_bulk(leads.remove_leads, ids, verb="Removed")
-                if button is remove
-                else None
-            )
-        )
+        box.buttonClicked.connect(lambda button: run() if button is go else None)
         box.open()
 
     def _run_bulk(self, fn: object, *args: object, verb: str) -> None:
@@ -436,3 +428,7 @@ class LeadsTab(QWidget):
         ids = self.selected_ids()
         if ids == [detail.lead.id]:
             self.history.show_detail(detail, to_local(self._context.now()).year)
+
+
+def _leads_word(ids: list[int]) -> str:
+    return f"{len(ids)} lead{'s' if len(ids) != 1 else ''}"
