@@ -47,7 +47,7 @@ def _check_cap(cap: int | None) -> None:
         raise ValidationError("A personal cap must be from 1 to 1000 leads.", field="cap")
 
 
-def _clean_email(email: str | None) -> str | None:
+def clean_email(email: str | None) -> str | None:
     """A person's email address, stripped; ``None`` for none. Refuses a malformed one."""
     address = (email or "").strip()
     if address and not EMAIL_RE.match(address):
@@ -81,7 +81,7 @@ def add_user(
     _check_role(role)
     _check_password(password)
     _check_cap(cap)
-    email = _clean_email(email)
+    email = clean_email(email)
     with db.write() as session:
         _require_admin(session, actor)
         if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -130,7 +130,7 @@ def update_user(
                 raise ValidationError("Enter the person's name.", field="display_name")
             user.display_name = display_name.strip()
         if email is not None:
-            user.email = _clean_email(email)
+            user.email = clean_email(email)
         if role is not None:
             _check_role(role)
             if user.id == actor.id and role != Role.ADMIN.value:

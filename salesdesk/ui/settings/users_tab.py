@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from salesdesk.services import team
-from salesdesk.services.leads import EMAIL_RE
+from salesdesk.services.errors import ValidationError
 from salesdesk.services.records import Actor, UserRow
 from salesdesk.ui.settings.deactivate_dialog import DeactivateDialog
 from salesdesk.ui.settings.field_message import FieldMessage, help_label
@@ -340,8 +340,10 @@ class UsersTab(QWidget):
             found["password"] = f"A password needs at least {team.MIN_PASSWORD} characters."
         if not draft.display_name.strip():
             found["display_name"] = "Enter the person's name."
-        if draft.email and not EMAIL_RE.match(draft.email):
-            found["email"] = f"Not an email address: {draft.email}"
+        try:
+            team.clean_email(draft.email)  # the service's own check, so the words match
+        except ValidationError as exc:
+            found["email"] = exc.message
         if draft.user_id == self._actor.id and draft.role != "admin":
             found["role"] = "You cannot remove your own admin role."
         return found
