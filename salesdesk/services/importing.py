@@ -7,10 +7,10 @@ that cannot be read at all raises :class:`ImportFileError`.
 
 Reading the file (any encoding, delimiter and line ending a spreadsheet
 writes, with line numbers a person finds) is :mod:`salesdesk.services.csv_file`.
-Columns are matched here, by name after normalising (lower-case, letters and
-digits only) through a table of synonyms, so ``First Name``, ``first_name``,
-``FirstName`` and ``Given name`` are all the first name. An explicit mapping
-(``Mobile=phone``) overrides the table. Columns nobody recognises are kept in
+Columns are matched here by their headings, through the table of names in
+:mod:`salesdesk.services.import_headings` (``First Name``, ``first_name``,
+``Vorname`` … are all the first name). An explicit mapping (``Mobile=phone``)
+overrides the table. Columns nobody recognises are kept in
 the lead's ``custom`` dict under their own heading, so nothing is lost.
 
 The rules for a lead (an email or a phone, a well-formed email) are those of
@@ -64,6 +64,13 @@ from salesdesk.services.errors import (
     ImportFileError,
     ValidationError,
 )
+from salesdesk.services.import_headings import (
+    CUSTOM,
+    FIELDS,
+    IGNORE,
+    field_for,
+    normalise,
+)
 from salesdesk.services.leads import (
     EMAIL_RE,
     INVALID_CONTACT,
@@ -86,154 +93,6 @@ BATCH_SIZE = 5_000
 BATCH_TARGET_S = 0.25
 MIN_BATCH_SIZE = 500
 FIRST_BATCH_SIZE = 1_000  # before the first has been timed; quick ones double it
-
-# The fields a column can fill. "name" is a whole name, split into first and last.
-FIELDS = (
-    "first_name",
-    "last_name",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "source",
-    "score",
-    "priority",
-)
-CUSTOM = "custom"  # keep the column in the lead's custom dict
-IGNORE = "ignore"  # drop the column
-
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "first_name": (
-        "firstname",
-        "first",
-        "givenname",
-        "forename",
-        "fname",
-        "christianname",
-        "personfirstname",
-        # German, French, Spanish, Dutch exports
-        "vorname",
-        "prénom",
-        "prenom",
-        "nombre",
-        "voornaam",
-    ),
-    "last_name": (
-        "lastname",
-        "surname",
-        "familyname",
-        "last",
-        "lname",
-        "personlastname",
-        "nachname",
-        "familienname",
-        "nom",
-        "nomdefamille",
-        "apellido",
-        "apellidos",
-        "achternaam",
-        "cognome",
-    ),
-    "name": (
-        "name",
-        "fullname",
-        "contactname",
-        "personname",
-        "leadname",
-        "customername",
-        "clientname",
-        "displayname",
-    ),
-    "email": (
-        "email",
-        "emailaddress",
-        "mail",
-        "mailaddress",
-        "emailaddr",
-        "emailid",
-        "primaryemail",
-        "workemail",
-        "businessemail",
-        "contactemail",
-        "personemail",
-        "emailvalue",
-        "emailadresse",
-        "courriel",
-        "adressemail",
-        "adresseemail",
-        "correo",
-        "correoelectrónico",
-        "correoelectronico",
-    ),
-    "phone": (
-        "phone",
-        "phonenumber",
-        "phoneno",
-        "telephone",
-        "telephonenumber",
-        "tel",
-        "telno",
-        "mobile",
-        "mobilephone",
-        "mobilenumber",
-        "mobileno",
-        "cell",
-        "cellphone",
-        "cellnumber",
-        "primaryphone",
-        "workphone",
-        "businessphone",
-        "homephone",
-        "contactnumber",
-        "contactphone",
-        "landline",
-        "personphone",
-        "phonevalue",
-        "telefon",
-        "telefonnummer",
-        "handy",
-        "mobil",
-        "mobilnummer",
-        "téléphone",
-        "portable",
-        "teléfono",
-        "telefono",
-        "móvil",
-        "movil",
-        "celular",
-        "telefoon",
-        "telefoonnummer",
-        "mobiel",
-        "cellulare",
-    ),
-    "company": (
-        "company",
-        "companyname",
-        "organisation",
-        "organization",
-        "organisationname",
-        "organizationname",
-        "org",
-        "business",
-        "businessname",
-        "employer",
-        "accountname",
-        "firm",
-        "firma",
-        "unternehmen",
-        "société",
-        "societe",
-        "entreprise",
-        "empresa",
-        "bedrijf",
-        "bedrijfsnaam",
-        "azienda",
-    ),
-    "source": ("source", "leadsource", "sourcename", "origin", "quelle", "herkunft"),
-    "score": ("score", "leadscore"),
-    "priority": ("priority", "prio", "leadpriority"),
-}
-SYNONYMS: dict[str, str] = {alias: name for name, aliases in _SYNONYMS.items() for alias in aliases}
 
 _TEXT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "source")
 
@@ -395,21 +254,6 @@ def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[
 
 
 # --- columns ------------------------------------------------------------------------
-
-
-def normalise(heading: str) -> str:
-    """``"E-Mail Address"`` -> ``"emailaddress"``: letters and digits, lower-case."""
-    return "".join(ch for ch in heading.casefold() if ch.isalnum())
-
-
-def field_for(heading: str) -> str | None:
-    """The field a heading means by the synonym table, or None."""
-    key = normalise(heading)
-    found = SYNONYMS.get(key)
-    if found is None and key:
-        # "Email 1", "Phone2": a numbered copy of a known column.
-        found = SYNONYMS.get(key.rstrip("0123456789"))
-    return found
 
 
 def _check_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
