@@ -75,3 +75,7 @@ class DatabaseUnavailableError(SalesDeskError):
 
 class ImportFileError(SalesDeskError):
     """The file cannot be imported at all (empty, not a CSV, no contact column)."""
+
+
+class ExportFileError(SalesDeskError):
+    """An export cannot be written (no such folder, no permission, a full disk)."""

@@ -34,10 +34,16 @@ IMPORT_LOCK_KEY = 0x5A1E5DE51A7C
 
 @dataclass
 class Seen:
-    """Keys of the leads this import added, so later rows of the file are checked too."""
+    """Keys of the leads this import added, each with its line, so later rows are checked too."""
 
-    emails: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)
+    emails: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+
+
+# Why a row was skipped as a duplicate: (line, reason).
+Duplicate = tuple[int, str]
+IN_SALESDESK = "{} already in SalesDesk"
+EARLIER_LINE = "same {} as line {}"
 
 
 def find_pool(db: Database, actor: Actor | None, pool: str | int) -> int:
@@ -54,9 +60,19 @@ def find_pool(db: Database, actor: Actor | None, pool: str | int) -> int:
 
 
 def store_batch(
-    db: Database, actor: Actor | None, pool_id: int, batch: list[LeadValues], seen: Seen
-) -> tuple[int, int]:
-    """Insert the batch's new leads in one transaction; returns (added, duplicates)."""
+    db: Database,
+    actor: Actor | None,
+    pool_id: int,
+    batch: list[LeadValues],
+    lines: list[int],
+    seen: Seen,
+) -> tuple[int, list[Duplicate]]:
+    """Insert the batch's new leads in one transaction.
+
+    ``lines`` are the rows' lines in the file. Returns how many leads were
+    added and, for each row skipped, its line and why (``email already in
+    SalesDesk``, ``same phone as line 12``).
+    """
     with db.write() as session, _page_cache_for_batch(session):
         if actor is not None:
             require(session, actor, MANAGERS)
@@ -67,21 +83,34 @@ def store_batch(
         known_emails, known_phones = _known_keys(session, batch, seen)
         emails, phones = seen.emails, seen.phones
         fresh: list[LeadValues] = []
-        for row in batch:
+        skipped: list[Duplicate] = []
+        for row, line in zip(batch, lines, strict=True):
             email, phone = row[_EMAIL_KEY], row[_PHONE_KEY]
             if (email and (email in emails or email in known_emails)) or (
                 phone and (phone in phones or phone in known_phones)
             ):
+                skipped.append((line, _why_duplicate(email, phone, seen, known_emails)))
                 continue
             fresh.append(row)
             if email:
-                emails.add(email)
+                emails[email] = line
             if phone:
-                phones.add(phone)
+                phones[phone] = line
         if fresh:
             actor_id = actor.id if actor is not None else None
             insert_lead_values(session, fresh, pool_id, db.now(), load_rules(session), actor_id)
-        return len(fresh), len(batch) - len(fresh)
+        return len(fresh), skipped
+
+
+def _why_duplicate(email: str | None, phone: str | None, seen: Seen, known_emails: set[str]) -> str:
+    """The email is named first when both match; an earlier line of the file before the database."""
+    if email and email in seen.emails:
+        return EARLIER_LINE.format("email", seen.emails[email])
+    if email and email in known_emails:
+        return IN_SALESDESK.format("email")
+    if phone and phone in seen.phones:
+        return EARLIER_LINE.format("phone", seen.phones[phone])
+    return IN_SALESDESK.format("phone")
 
 
 _EMAIL_KEY: Final = 5  # positions in LeadValues
@@ -118,8 +147,8 @@ def _page_cache_for_batch(session: Session) -> Iterator[None]:
 
 def _known_keys(session: Session, batch: list[LeadValues], seen: Seen) -> tuple[set[str], set[str]]:
     """Which of the batch's emails and phones the database already holds: one query."""
-    emails = {key for row in batch if (key := row[_EMAIL_KEY])} - seen.emails
-    phones = {key for row in batch if (key := row[_PHONE_KEY])} - seen.phones
+    emails = {key for row in batch if (key := row[_EMAIL_KEY])} - seen.emails.keys()
+    phones = {key for row in batch if (key := row[_PHONE_KEY])} - seen.phones.keys()
     if not (emails or phones):
         return set(), set()
     # One statement, each half answered from its own index alone (no table rows read).

@@ -119,17 +119,59 @@ class RejectedRow:
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
-    """What an import did. ``encoding`` and ``delimiter`` say how the file was read."""
+    """What an import did. ``encoding`` and ``delimiter`` say how the file was read.
+
+    ``duplicate_rows`` are the rows skipped because their email or phone was
+    already known, each with its line and why (``same email as line 12``,
+    ``phone already in SalesDesk``). ``stopped_at`` is the last line read when
+    the import was stopped before the end of the file, else ``None``.
+    """
 
     imported: int
-    duplicates: int
+    duplicate_rows: tuple[RejectedRow, ...]
     rejected: tuple[RejectedRow, ...]
     encoding: str = ""
     delimiter: str = ""
+    lines: int = 0
+    stopped_at: int | None = None
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.duplicate_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPreview:
+    """One column of a file as an import would read it.
+
+    ``field`` is one of :data:`FIELDS`, ``"custom"`` (kept on the lead under its
+    heading) or ``"ignore"``; ``samples`` are its first few non-empty values.
+    """
+
+    heading: str
+    field: str
+    samples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPreview:
+    """A file before anything is written: how it reads and where each column goes.
+
+    ``problem`` says why it cannot be imported as planned (no email or phone
+    column), in words for the manager; ``None`` when it can.
+    """
+
+    columns: tuple[ColumnPreview, ...]
+    lines: int  # lines after the heading line
+    encoding: str
+    delimiter: str
+    problem: str | None = None
 
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (lines read, lines in the file)."""
+
+SAMPLE_ROWS = 20  # rows read for a preview's samples
 
 
 # --- public entry points ------------------------------------------------------------
@@ -143,6 +185,7 @@ def import_csv(
     mapping: Mapping[str, str] | None = None,
     source: str | None = None,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ImportSummary:
     """Import a CSV file into a pool (by name, case-insensitive, or id).
 
@@ -154,6 +197,9 @@ def import_csv(
             ``ignore``.
         source: recorded on every lead; without it a row's own source column
             is used, else the file's name without its extension.
+        should_stop: asked after each batch; when it answers True the import
+            stops there (what went in stays in: run the file again to finish,
+            and the rows already added are skipped as duplicates).
 
     Raises:
         ImportFileError: the file cannot be imported at all.
@@ -161,20 +207,24 @@ def import_csv(
         ValidationError: the mapping or the source is refused.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     return import_rows(
         db,
         actor,
-        data,
+        _read_file(path),
         pool,
         mapping=mapping,
         source=source,
         default_source=path.stem,
         progress=progress,
+        should_stop=should_stop,
     )
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
 
 def import_rows(
@@ -186,6 +236,7 @@ def import_rows(
     source: str | None = None,
     default_source: str = "",
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ImportSummary:
     """Import the bytes of a CSV file (for the import dialog, which has read them already).
 
@@ -200,11 +251,21 @@ def import_rows(
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
 
     rejected: list[RejectedRow] = []
+    duplicates: list[RejectedRow] = []
     seen = import_batches.Seen()
-    imported = duplicates = 0
+    imported = 0
     batch: list[LeadValues] = []
+    lines: list[int] = []
     size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
     total_lines = parsed.line_count
+    stopped_at: int | None = None
+
+    def store() -> None:
+        nonlocal imported
+        added, skipped = import_batches.store_batch(db, actor, pool_id, batch, lines, seen)
+        imported += added
+        duplicates.extend(RejectedRow(line, reason) for line, reason in skipped)
+
     for line, cells, end in parsed.records:
         try:
             row = _to_row(cells, plan, defaults, line, end)
@@ -214,25 +275,29 @@ def import_rows(
         if row is None:
             continue  # a blank row
         batch.append(row)
+        lines.append(line)
         if len(batch) >= size:
             started = time.monotonic()
-            added, skipped = import_batches.store_batch(db, actor, pool_id, batch, seen)
+            store()
             size = next_batch_size(size, time.monotonic() - started)
-            imported, duplicates = imported + added, duplicates + skipped
-            batch = []
+            batch, lines = [], []
             if progress is not None:
                 progress(end, total_lines)
-    if batch:
-        added, skipped = import_batches.store_batch(db, actor, pool_id, batch, seen)
-        imported, duplicates = imported + added, duplicates + skipped
-    if progress is not None:
+            if should_stop is not None and should_stop():
+                stopped_at = end
+                break
+    if batch and stopped_at is None:
+        store()
+    if progress is not None and stopped_at is None:
         progress(total_lines, total_lines)
     return ImportSummary(
         imported=imported,
-        duplicates=duplicates,
+        duplicate_rows=tuple(duplicates),
         rejected=tuple(rejected),
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
+        lines=max(0, total_lines - 1),
+        stopped_at=stopped_at,
     )
 
 
@@ -243,14 +308,42 @@ def next_batch_size(size: int, took: float) -> int:
     return max(min(MIN_BATCH_SIZE, BATCH_SIZE), int(size * BATCH_TARGET_S / took))
 
 
-def plan_columns(data: bytes, mapping: Mapping[str, str] | None = None) -> dict[str, str]:
-    """How each column of a file would be read: heading to field (or custom/ignore).
+def preview_file(path: Path, mapping: Mapping[str, str] | None = None) -> ImportPreview:
+    """How a file would be imported, read from disk (see :func:`preview_rows`)."""
+    return preview_rows(_read_file(Path(path)), mapping)
 
-    For the import dialog, which shows the plan before anything is written.
+
+def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> ImportPreview:
+    """How each column of a file would be read, with sample values; nothing is written.
+
+    For the import dialog, which shows the plan and lets the manager change it
+    before importing. A file without an email or phone column is previewed
+    too, with ``problem`` saying so, so the manager can map one.
+
+    Raises:
+        ImportFileError: the file cannot be read at all.
+        ValidationError: the mapping names a column or field that does not exist.
     """
     parsed = read_table(data)
-    plan = _plan_columns(parsed.header, mapping or {}, source_given=False)
-    return dict(plan.described)
+    plan = _plan_columns(parsed.header, mapping or {}, source_given=False, need_contact=False)
+    samples: list[list[str]] = [[] for _ in plan.described]
+    for read, (_line, cells, _end) in enumerate(parsed.records):
+        if read >= SAMPLE_ROWS:
+            break
+        for index, cell in enumerate(cells[: len(samples)]):
+            value = _unwrap(cell.strip())
+            if value and len(samples[index]) < 3:
+                samples[index].append(value)
+    return ImportPreview(
+        columns=tuple(
+            ColumnPreview(heading, target, tuple(values))
+            for (heading, target), values in zip(plan.described, samples, strict=True)
+        ),
+        lines=max(0, parsed.line_count - 1),
+        encoding=parsed.encoding,
+        delimiter=parsed.delimiter,
+        problem=_missing_contact(plan, parsed.header),
+    )
 
 
 # --- columns ------------------------------------------------------------------------
@@ -303,11 +396,18 @@ class _Plan:
     pick: Callable[[list[str]], tuple[str, ...]] | None = None
 
 
-def _plan_columns(header: list[str], mapping: Mapping[str, str], source_given: bool) -> _Plan:
+def _plan_columns(
+    header: list[str], mapping: Mapping[str, str], source_given: bool, need_contact: bool = True
+) -> _Plan:
+    """Where each column goes. An unnamed column is "column N" (its position), in a mapping too.
+
+    Raises ImportFileError when no column holds an email or a phone, unless
+    ``need_contact`` is False (a preview says so instead).
+    """
     wanted = _check_mapping(mapping)
     named = [i for i, heading in enumerate(header) if heading]
     plan = _Plan(width=len(header), named_width=named[-1] + 1 if named else 0)
-    keys = [normalise(h) for h in header]
+    keys = [normalise(h or f"column {i + 1}") for i, h in enumerate(header)]
     unknown = [column for column in mapping if normalise(column) not in keys]
     if unknown:
         raise ValidationError(
@@ -317,14 +417,17 @@ def _plan_columns(header: list[str], mapping: Mapping[str, str], source_given: b
     explicit: list[tuple[int, str]] = []
     synonym: list[tuple[int, str]] = []
     custom_names: set[str] = set()
+    unnamed: list[tuple[int, str]] = []  # kept after the named ones
     for index, (heading, key) in enumerate(zip(header, keys, strict=True)):
         target = wanted.get(key) if key in wanted else field_for(heading)
         if target == "source" and source_given:
             target = CUSTOM  # an explicit source wins; the column is kept, not lost
         if target in FIELDS:
             (explicit if key in wanted else synonym).append((index, target))
-        elif target != IGNORE and (heading or key):
-            name = heading or f"column {index + 1}"
+        elif target != IGNORE and not heading:
+            unnamed.append((index, f"column {index + 1}"))  # may still carry values
+        elif target != IGNORE:
+            name = heading
             if name in custom_names:
                 name = f"{name} ({index + 1})"
             custom_names.add(name)
@@ -340,21 +443,26 @@ def _plan_columns(header: list[str], mapping: Mapping[str, str], source_given: b
     if not plan.multiple:
         at = dict(plan.single)
         plan.pick = operator.itemgetter(*(at.get(name, plan.width) for name in FIELDS))
-    # An unnamed column may still carry values: keep them too (checked per row).
-    plan.custom.extend(
-        (i, f"column {i + 1}") for i, (h, k) in enumerate(zip(header, keys, strict=True)) if not h
-    )
-    if "email" not in plan.columns and "phone" not in plan.columns:
-        if any(EMAIL_RE.match(h) for h in header):
-            raise ImportFileError(
-                "The first line holds data, not column names: add a line of column names "
-                "(such as Name, Email, Phone) at the top."
-            )
-        raise ImportFileError(
-            "The file has no email or phone column "
-            f"(its columns: {_list_headings(header)}); map one to email or phone."
-        )
+    plan.custom.extend(unnamed)
+    problem = _missing_contact(plan, header) if need_contact else None
+    if problem is not None:
+        raise ImportFileError(problem)
     return plan
+
+
+def _missing_contact(plan: _Plan, header: list[str]) -> str | None:
+    """Why no row could be imported with this plan (no email or phone column), or None."""
+    if "email" in plan.columns or "phone" in plan.columns:
+        return None
+    if any(EMAIL_RE.match(h) for h in header):
+        return (
+            "The first line holds data, not column names: add a line of column names "
+            "(such as Name, Email, Phone) at the top."
+        )
+    return (
+        "The file has no email or phone column "
+        f"(its columns: {_list_headings(header)}); map one to email or phone."
+    )
 
 
 def _list_headings(header: list[str]) -> str:
@@ -539,6 +647,8 @@ __all__ = [
     "FIRST_BATCH_SIZE",
     "MIN_BATCH_SIZE",
     "FIELDS",
+    "ColumnPreview",
+    "ImportPreview",
     "ImportSummary",
     "RejectedRow",
     "field_for",
@@ -546,6 +656,7 @@ __all__ = [
     "import_rows",
     "next_batch_size",
     "normalise",
-    "plan_columns",
+    "preview_file",
+    "preview_rows",
     "split_name",
 ]

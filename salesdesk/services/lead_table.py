@@ -103,6 +103,15 @@ STATUS_ORDER = (
     LeadStatus.DEAD,
 )
 
+# How the manager's table (and its CSV export) names each status.
+STATUS_WORDS = {
+    LeadStatus.POOL.value: "In pool",
+    LeadStatus.CURRENT.value: "Current",
+    LeadStatus.CALLBACK.value: "Call back",
+    LeadStatus.APPOINTMENT.value: "Appointment",
+    LeadStatus.DEAD.value: "Dead",
+}
+
 SORT_KEYS: dict[str, SortKey] = {
     "created_at": SortKey(Lead.created_at),
     "name": SortKey(Lead.last_name, blank=""),
@@ -443,6 +452,7 @@ __all__ = [
     "MAX_PAGE",
     "SORT_KEYS",
     "STATUS_ORDER",
+    "STATUS_WORDS",
     "LeadCount",
     "LeadFilter",
     "SortKey",

@@ -115,16 +115,45 @@ def test_headings_are_matched_by_name_whatever_the_exporter(heading, field):
     assert importing.field_for(heading) == field
 
 
-def test_the_plan_shows_every_column_and_where_it_goes():
-    data = csv_bytes("Given name,Surname,E-Mail Address,Tel,Notes,", "a,b,a@example.com,1,x,")
-    assert importing.plan_columns(data, {"Notes": "ignore"}) == {
-        "Given name": "first_name",
-        "Surname": "last_name",
-        "E-Mail Address": "email",
-        "Tel": "phone",
-        "Notes": "ignore",
-        "column 6": "custom",
-    }
+def test_the_preview_shows_every_column_where_it_goes_and_its_first_values():
+    data = csv_bytes(
+        "Given name,Surname,E-Mail Address,Tel,Notes,",
+        "Ann,Lee,ann@example.com,1,x,",
+        ',Kim,kim@example.com,="0770",,z',
+        "Bo,Ng,bo@example.com,3,,",
+        "Cy,Ox,cy@example.com,4,,",
+    )
+    preview = importing.preview_rows(data, {"Notes": "ignore"})
+    assert [(c.heading, c.field, c.samples) for c in preview.columns] == [
+        ("Given name", "first_name", ("Ann", "Bo", "Cy")),
+        ("Surname", "last_name", ("Lee", "Kim", "Ng")),
+        ("E-Mail Address", "email", ("ann@example.com", "kim@example.com", "bo@example.com")),
+        ("Tel", "phone", ("1", "0770", "3")),
+        ("Notes", "ignore", ("x",)),
+        ("column 6", "custom", ("z",)),
+    ]
+    assert (preview.lines, preview.encoding, preview.delimiter, preview.problem) == (
+        4,
+        "UTF-8",
+        ",",
+        None,
+    )
+
+
+def test_the_preview_of_a_file_without_contact_columns_says_what_to_map(db, pool):
+    data = csv_bytes("Name,Mobile number here,", "Ann Lee,07700 900001,x")
+    preview = importing.preview_rows(data)
+    assert [c.field for c in preview.columns] == ["name", "custom", "custom"]
+    assert preview.problem == (
+        "The file has no email or phone column (its columns: Name, Mobile number here); "
+        "map one to email or phone."
+    )
+    # The manager maps the column in the dialog; an unnamed column is "column N".
+    mapping = {"Mobile number here": "phone", "column 3": "ignore"}
+    assert importing.preview_rows(data, mapping).problem is None
+    summary = run(db, data, mapping=mapping)
+    assert summary.imported == 1
+    assert stored(db)[0]["phone"] == "07700 900001" and stored(db)[0]["custom"] == {}
 
 
 def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
@@ -133,7 +162,9 @@ def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
         "Ada,Lovelace,Ada@Example.com,+44 20 7946 0018,Analytical Ltd,Fair,85,2,38",
     )
     summary = run(db, data)
-    assert summary == importing.ImportSummary(1, 0, (), encoding="UTF-8", delimiter=",")
+    assert summary == importing.ImportSummary(
+        1, (), (), encoding="UTF-8", delimiter=",", lines=1, stopped_at=None
+    )
     [lead] = stored(db)
     assert lead == {
         "first_name": "Ada",
@@ -360,6 +391,14 @@ def test_duplicates_in_the_file_and_in_the_database_are_skipped_and_counted(db, 
     summary = run(db, data)
     assert (summary.imported, summary.duplicates, summary.rejected) == (2, 5, ())
     assert count_leads(db) == 3
+    # Each skipped row is listed with its line and why, for the manager to look up.
+    assert summary.duplicate_rows == (
+        RejectedRow(2, "email already in SalesDesk"),
+        RejectedRow(3, "email already in SalesDesk"),
+        RejectedRow(5, "same phone as line 4"),
+        RejectedRow(6, "same email as line 4"),
+        RejectedRow(8, "same phone as line 7"),
+    )
 
 
 def test_a_rejected_row_does_not_make_a_later_row_a_duplicate(db, pool):
@@ -391,6 +430,10 @@ def test_batches_check_duplicates_across_batch_boundaries(db, pool, monkeypatch)
     progress = []
     summary = run(db, csv_bytes("Email,Mobile", *rows), progress=lambda *a: progress.append(a))
     assert (summary.imported, summary.duplicates) == (10, 2)
+    assert summary.duplicate_rows == (
+        RejectedRow(7, "same email as line 3"),
+        RejectedRow(13, "same phone as line 12"),
+    )
     assert progress[-1] == (13, 13) and len(progress) == 5
     with db.read() as session:
         events = session.execute(select(LeadEvent.kind, func.count()).group_by(LeadEvent.kind))
@@ -412,6 +455,26 @@ def test_a_slow_batch_makes_the_next_one_smaller_so_reps_wait_less(db, pool, mon
     assert batch_ends[:3] == [41, 51, 61]  # 40 rows, then 10 at a time (line 1 is the header)
 
     assert importing.next_batch_size(40, 0.0) == 40  # a quick batch: back up to the most
+
+
+def test_an_import_stopped_between_batches_keeps_what_went_in_and_says_where(db, pool, monkeypatch):
+    """The import dialog's Stop: the batch under way finishes, nothing after it is
+    read, and running the file again adds the rest and nothing twice."""
+    monkeypatch.setattr(importing, "BATCH_SIZE", 4)
+    monkeypatch.setattr(importing, "FIRST_BATCH_SIZE", 4)
+    data = csv_bytes("Email", *(f"lead{n}@example.com" for n in range(10)))
+    asked = []
+
+    def stop_after_the_first_batch():
+        asked.append(count_leads(db))
+        return True
+
+    stopped = run(db, data, should_stop=stop_after_the_first_batch)
+    assert (stopped.imported, stopped.stopped_at, stopped.lines) == (4, 5, 10)
+    assert asked == [4] and count_leads(db) == 4
+    again = run(db, data, should_stop=lambda: False)
+    assert (again.imported, again.duplicates, again.stopped_at) == (6, 4, None)
+    assert count_leads(db) == 10
 
 
 # --- sources, pools, people ---------------------------------------------------------------

@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from salesdesk.services.lead_table import LeadFilter
+from salesdesk.services.lead_table import STATUS_WORDS, LeadFilter
 from salesdesk.services.records import PoolRow, UserRow
-from salesdesk.ui.manager.pool_model import STATUS_WORDS
 from salesdesk.ui.timefmt import local_to_utc
 
 SEARCH_DELAY_MS = 300

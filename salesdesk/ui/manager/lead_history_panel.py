@@ -13,9 +13,10 @@ from html import escape
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
+from salesdesk.services.lead_table import STATUS_WORDS
 from salesdesk.services.records import EventRow, LeadDetail, NoteRow
 from salesdesk.ui.desk.history_model import describe_actor, describe_event
-from salesdesk.ui.manager.pool_model import STATUS_WORDS, short_date
+from salesdesk.ui.manager.pool_model import short_date
 from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
 
 NOTHING_SELECTED = "Select a lead to see its history."

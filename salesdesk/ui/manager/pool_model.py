@@ -37,7 +37,7 @@ from PySide6.QtCore import (
 )
 
 from salesdesk.services import lead_table, leads
-from salesdesk.services.lead_table import LeadCount, LeadFilter
+from salesdesk.services.lead_table import STATUS_WORDS, LeadCount, LeadFilter
 from salesdesk.services.records import LeadPage, LeadRow
 from salesdesk.ui.context import AppContext
 from salesdesk.ui.tasks import TaskFailure
@@ -59,14 +59,6 @@ _ROLES = frozenset(
 )
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LOADING = "…"
-
-STATUS_WORDS = {
-    "pool": "In pool",
-    "current": "Current",
-    "callback": "Call back",
-    "appointment": "Appointment",
-    "dead": "Dead",
-}
 
 
 @dataclass(frozen=True, slots=True)

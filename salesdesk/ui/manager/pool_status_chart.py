@@ -20,8 +20,8 @@ from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QWidget
 
+from salesdesk.services.lead_table import STATUS_WORDS
 from salesdesk.services.stats import PoolStatusRow
-from salesdesk.ui.manager.pool_model import STATUS_WORDS
 
 STATUS_COLOURS = {
     "pool": QColor(70, 130, 200),
