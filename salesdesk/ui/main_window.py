@@ -118,6 +118,10 @@ class MainWindow(QMainWindow):
         )
         connect.triggered.connect(self.connect_requested)
         file_menu.addAction(connect)
+        file_actions = getattr(self.manager_view, "file_actions", ())
+        if file_actions:
+            file_menu.addSeparator()
+            file_menu.addActions(list(file_actions))
         if actor.role == "admin":
             settings_class = optional_part(*SETTINGS_DIALOG)
             if settings_class is not None:

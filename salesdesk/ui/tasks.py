@@ -117,6 +117,32 @@ class Task:
             self.on_skipped = None
 
 
+class Progress:
+    """How far a long task on the worker has got, and whether the person asked it to stop.
+
+    Plain Python, since the worker may not touch Qt: the task reports through
+    :meth:`report` (an import's or an export's ``progress`` callback) and asks
+    :meth:`stop_requested` between batches; the window polls :attr:`done` and
+    :attr:`total` on a timer and calls :meth:`stop` for its Stop button.
+    """
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0  # 0 while unknown
+        self._stop = threading.Event()
+
+    def report(self, done: int, total: int | None = None) -> None:
+        self.done = done
+        if total is not None:
+            self.total = total
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     task_id: int

@@ -10,11 +10,14 @@ so every view — and, through the database, every rep's desk — catches up.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,10 +34,12 @@ from salesdesk.services.lead_table import LeadCount, LeadFilter
 from salesdesk.services.records import BulkResult, LeadDetail, LeadRow
 from salesdesk.ui.context import LEADS, TEAM, AppContext
 from salesdesk.ui.manager.assign_dialog import AssignDialog
+from salesdesk.ui.manager.export_job import ExportJob
 from salesdesk.ui.manager.filter_bar import FilterBar
+from salesdesk.ui.manager.import_dialog import ImportDialog
 from salesdesk.ui.manager.lead_history_panel import LeadHistoryPanel
 from salesdesk.ui.manager.manager_work import FilterChoices
-from salesdesk.ui.manager.pool_model import DEFAULT_SORT_COLUMN, PoolModel
+from salesdesk.ui.manager.pool_model import COLUMNS, DEFAULT_SORT_COLUMN, PoolModel
 from salesdesk.ui.manager.table_layout import TableLayout
 from salesdesk.ui.message_bar import ERROR, INFO, WARNING
 from salesdesk.ui.tasks import TaskFailure
@@ -44,6 +49,7 @@ MAX_BULK = 5_000
 DETAIL_DELAY_MS = 150
 HEADER_KEY = "manager/leads_columns"
 SPLITTER_KEY = "manager/leads_splitter"
+FOLDER_KEY = "manager/files_folder"  # where the last import or export was
 PANE_MIN_WIDTH = 220
 
 
@@ -101,6 +107,7 @@ class LeadsTab(QWidget):
         self._context = context
         self._choices: FilterChoices | None = None
         self._held: dict[int, int] = {}
+        self._count: LeadCount | None = None
         self.open_dialog: QWidget | None = None  # the dialog on screen (tests answer it)
         self.model = PoolModel(context, parent=self)
         self.filters = FilterBar()
@@ -130,6 +137,17 @@ class LeadsTab(QWidget):
         self.remove_button.setToolTip("Remove the selected leads by the dead-lead rule (Delete)")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Read the table again from the top")
+        self.import_action = QAction("Import leads…", self)
+        self.import_action.setToolTip("Add leads from a CSV file to a pool")
+        self.export_action = QAction("Export leads…", self)
+        self.export_action.setToolTip(
+            "Save the leads the filters show to a CSV file, in the table's order"
+        )
+        self.import_button = QPushButton(self.import_action.text().removesuffix(" leads…") + "…")
+        self.import_button.setToolTip(self.import_action.toolTip())
+        self.export_button = QPushButton(self.export_action.text().removesuffix(" leads…") + "…")
+        self.export_button.setToolTip(self.export_action.toolTip())
+        self._export: ExportJob | None = None
         self.selection_label = QLabel()
         self.count_label = QLabel(describe_count(None))
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -141,6 +159,9 @@ class LeadsTab(QWidget):
         actions_row.addStretch(1)
         actions_row.addWidget(self.count_label)
         actions_row.addWidget(self.refresh_button)
+        actions_row.addSpacing(12)
+        actions_row.addWidget(self.import_button)
+        actions_row.addWidget(self.export_button)
 
         self.history = LeadHistoryPanel()
         self.history.setMinimumWidth(PANE_MIN_WIDTH)
@@ -178,6 +199,10 @@ class LeadsTab(QWidget):
         self.return_button.clicked.connect(self.return_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         self.refresh_button.clicked.connect(self.model.reload)
+        self.import_action.triggered.connect(self.import_leads)
+        self.import_button.clicked.connect(self.import_leads)
+        self.export_action.triggered.connect(self.export_leads)
+        self.export_button.clicked.connect(self.export_leads)
         self.model.page_loaded.connect(self._on_page_loaded)
         self.splitter.splitterMoved.connect(self._save_splitter)
         # Only Delete: the desk's single-letter keys (A, P, F5…) sit in the same
@@ -374,17 +399,73 @@ class LeadsTab(QWidget):
     def _on_failed(self, failure: TaskFailure) -> None:
         self.message.emit(failure.message, ERROR)
 
+    # --- files ---
+
+    def _folder(self) -> str:
+        folder = self._context.settings.value(FOLDER_KEY, "")
+        return folder if isinstance(folder, str) and Path(folder).is_dir() else str(Path.home())
+
+    def _remember_folder(self, path: Path) -> None:
+        self._context.settings.setValue(FOLDER_KEY, str(path.parent))
+
+    def import_leads(self) -> ImportDialog:
+        """The import dialog: a file into a pool, with its report."""
+        pools = self._choices.pools if self._choices else ()
+        dialog = ImportDialog(self._context, pools, self, start_dir=self._folder())
+        self.open_dialog = dialog
+        dialog.file_edit.textChanged.connect(lambda text: self._remember_folder(Path(text)))
+        dialog.imported.connect(self._on_imported)
+        dialog.open()
+        return dialog
+
+    def _on_imported(self) -> None:
+        self.model.reload()  # newest first: the new leads are on top
+        self.changed.emit()
+
+    def export_leads(self) -> None:
+        default = Path(self._folder()) / f"leads-{date.today():%Y-%m-%d}.csv"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export leads", str(default), "CSV files (*.csv)"
+        )
+        if path:
+            self.export_to(Path(path) if path.lower().endswith(".csv") else Path(path + ".csv"))
+
+    def export_to(self, path: Path) -> ExportJob | None:
+        """Write what the table shows (filters and order) to ``path``."""
+        if self._export is not None:
+            self.message.emit("An export is already running.", INFO)
+            return None
+        self._remember_folder(path)
+        expected = self._count.value if self._count is not None else 0
+        self._export = job = ExportJob(
+            self._context,
+            path,
+            self.model.filters,
+            COLUMNS[self.model.sort_column].sort,
+            self.model.descending,
+            expected,
+            self,
+        )
+        job.finished.connect(self._on_exported)
+        return job
+
+    def _on_exported(self, text: str, level: str) -> None:
+        self._export = None
+        self.message.emit(text, level)
+
     # --- reactions ---
 
     def _on_filters_changed(self, filters: LeadFilter) -> None:
         self.model.set_filters(filters)
 
     def _on_reset(self) -> None:
+        self._count = None
         self.count_label.setText(describe_count(None))
         self.history.clear()
         self._on_selection_changed()
 
     def _on_count(self, count: LeadCount) -> None:
+        self._count = count
         self.count_label.setText(describe_count(count))
         if count.exact:
             self.count_label.setToolTip("")

@@ -52,6 +52,8 @@ class ManagerView(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.leads, "Leads")
         self.tabs.addTab(self.team, "Team")
+        # For the window's File menu.
+        self.file_actions = (self.leads.import_action, self.leads.export_action)
         self.appointments: AppointmentsTab | None = None
         if context.actor.role == "admin":
             self.appointments = AppointmentsTab(context)
