@@ -10,13 +10,11 @@ rest to :func:`leads.insert_lead_values`, the writer behind every new lead.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import String, any_, bindparam, func, literal, select, union_all
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
@@ -26,6 +24,7 @@ from salesdesk.services.errors import NotFoundError
 from salesdesk.services.leads import LeadValues, insert_lead_values
 from salesdesk.services.records import Actor
 from salesdesk.services.rules import load_rules
+from salesdesk.services.sql_lists import among
 
 # Names the "import" advisory lock on PostgreSQL: two imports running at once
 # take turns per batch, so each batch's duplicate check sees the other's rows.
@@ -154,7 +153,7 @@ def _known_keys(session: Session, batch: list[LeadValues], seen: Seen) -> tuple[
     # One statement, each half answered from its own index alone (no table rows read).
     dialect = session.get_bind().dialect.name
     halves = [
-        select(literal(kind), column).where(_among(column, keys, dialect))
+        select(literal(kind), column).where(among(column, keys, dialect))
         for kind, column, keys in (("e", Lead.email_key, emails), ("p", Lead.phone_key, phones))
         if keys
     ]
@@ -164,17 +163,3 @@ def _known_keys(session: Session, batch: list[LeadValues], seen: Seen) -> tuple[
         if key is not None:
             known[kind].add(key)
     return known["e"], known["p"]
-
-
-def _among(column: Any, keys: set[str], dialect: str) -> Any:
-    """``column IN keys`` with all the keys in ONE parameter, still using the index.
-
-    A plain ``IN`` has a parameter per key; SQLAlchemy's work on 10,000 of
-    them per batch cost more than the query. PostgreSQL gets an array
-    (``= ANY(...)``), SQLite a JSON list (``IN (SELECT value FROM json_each(...))``).
-    """
-    values = sorted(keys)
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
-    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-    return column.in_(select(listed.c.value))

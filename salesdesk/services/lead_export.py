@@ -1,7 +1,7 @@
 """The manager's table, written to a CSV file that a spreadsheet opens safely.
 
 What is exported is what the manager sees: the same filters and the same
-order as :func:`lead_table.list_leads`, read page by page by its keyset (a
+order as :func:`lead_table.list_leads`, read page by page by :func:`lead_table.walk_leads` (a
 million leads never sit in memory at once), with every lead's extra imported
 fields (a website, a job title) as columns of their own after the standard
 ones, so the file can be imported again without losing them.
@@ -26,17 +26,18 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from salesdesk.db import Database
 from salesdesk.models import Lead
 from salesdesk.services.errors import ExportFileError
-from salesdesk.services.lead_table import MAX_PAGE, STATUS_WORDS, LeadFilter, list_leads
+from salesdesk.services.lead_table import STATUS_WORDS, LeadFilter, walk_leads
 from salesdesk.services.records import Actor, LeadRow
+from salesdesk.services.sql_lists import among
 
 # The standard columns, in the order of the manager's table, then the rest.
 HEADINGS = (
@@ -110,74 +111,86 @@ def export_leads(
         ExportFileError: the file cannot be written.
     """
     path = Path(path)
+    part = path.with_name(f".{path.name}.part")
     extra: dict[str, None] = {}  # the extra fields met so far, in order
     rows = 0
+    clock = _LocalClock(tz)
     try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            # First pass: the rows, one JSON line each, while the extra fields are
-            # collected; the header can only be written once all are known.
-            for page in _pages(db, actor, filters or LeadFilter(), sort, descending):
-                customs = _custom_fields(db, [row.id for row in page])
+        with (
+            open(part, "w", encoding="utf-8-sig", newline="") as out,
+            tempfile.TemporaryFile("w+", encoding="utf-8") as customs,
+        ):
+            # The standard columns go straight into the file; each lead's extra
+            # fields wait in ``customs`` (row number and JSON) until every
+            # field's name is known, and only then make a second pass.
+            writer = csv.writer(out)
+            writer.writerow(HEADINGS)
+            pages = walk_leads(db, actor, filters or LeadFilter(), sort, descending)
+            for page in pages:
+                found = _custom_fields(db, [row.id for row in page])
                 for row in page:
-                    custom = customs.get(row.id) or {}
-                    extra.update(dict.fromkeys(custom))
-                    spool.write(json.dumps([_cells(row, tz), custom]) + "\n")
-                rows += len(page)
+                    writer.writerow(_cells(row, clock))
+                    custom = found.get(row.id)
+                    if custom:
+                        extra.update(dict.fromkeys(custom))
+                        customs.write(f"{rows}\t{json.dumps(custom)}\n")
+                    rows += 1
                 if progress is not None:
                     progress(rows)
                 if should_stop is not None and should_stop():
-                    return ExportSummary(path, rows, tuple(extra), stopped=True)
-            spool.seek(0)
-            _write(path, spool, list(extra))
+                    break
+            else:
+                out.close()
+                if extra:
+                    customs.seek(0)
+                    _add_extra_columns(part, customs, list(extra))
+                os.replace(part, path)
+                return ExportSummary(path, rows, tuple(extra))
+        return ExportSummary(path, rows, tuple(extra), stopped=True)
     except OSError as exc:
         raise ExportFileError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-    return ExportSummary(path, rows, tuple(extra))
-
-
-def _pages(
-    db: Database, actor: Actor, filters: LeadFilter, sort: str, descending: bool
-) -> Iterator[tuple[LeadRow, ...]]:
-    after: tuple[Any, ...] | None = None
-    while True:
-        page = list_leads(
-            db,
-            actor,
-            filters,
-            sort=sort,
-            descending=descending,
-            after=after,
-            limit=MAX_PAGE,
-            with_total=False,
-        )
-        if page.rows:
-            yield page.rows
-        if page.next_cursor is None:
-            return
-        after = page.next_cursor
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _custom_fields(db: Database, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The extra fields of the leads that have any (most have none: their text is ``{}``)."""
     with db.read() as session:
-        found = session.execute(select(Lead.id, Lead.custom).where(Lead.id.in_(ids)))
-        return {lead_id: custom for lead_id, custom in found if custom}
+        found = session.execute(
+            select(Lead.id, cast(Lead.custom, Text)).where(among(Lead.id, ids, db.dialect))
+        ).all()
+    return {lead_id: json.loads(text) for lead_id, text in found if text and text != "{}"}
 
 
-def _cells(row: LeadRow, tz: tzinfo | None) -> list[str]:
-    def when(moment: datetime | None) -> str:
+class _LocalClock:
+    """Naive UTC to ``2026-03-02 09:14`` in a zone: the offset looked up once per hour of UTC."""
+
+    def __init__(self, tz: tzinfo | None) -> None:
+        self._tz = tz
+        self._offsets: dict[datetime, timedelta] = {}
+
+    def __call__(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
-        return f"{moment.replace(tzinfo=UTC).astimezone(tz):%Y-%m-%d %H:%M}"
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        offset = self._offsets.get(hour)
+        if offset is None:
+            local = hour.replace(tzinfo=UTC).astimezone(self._tz)
+            offset = self._offsets[hour] = local.replace(tzinfo=None) - hour
+        return (moment + offset).isoformat(" ", "minutes")
 
+
+def _cells(row: LeadRow, when: _LocalClock) -> list[str]:
     return [
-        row.first_name,
-        row.last_name,
-        row.company,
-        row.email or "",
-        row.phone or "",
-        row.pool_name or "",
+        safe_cell(row.first_name),
+        safe_cell(row.last_name),
+        safe_cell(row.company),
+        safe_cell(row.email or ""),
+        safe_cell(row.phone or ""),
+        safe_cell(row.pool_name or ""),
         STATUS_WORDS.get(row.status, row.status),
-        row.owner_name or "",
-        row.source,
+        safe_cell(row.owner_name or ""),
+        safe_cell(row.source),
         str(row.score),
         str(row.priority),
         when(row.created_at),
@@ -188,25 +201,39 @@ def _cells(row: LeadRow, tz: tzinfo | None) -> list[str]:
         when(row.email_confirmed_at),
         when(row.appointment_at),
         when(row.dead_at),
-        "; ".join(row.tags),
+        safe_cell("; ".join(row.tags)),
     ]
 
 
-def _write(path: Path, spool: Any, extra: list[str]) -> None:
-    """The CSV under a temporary name in the same folder, then renamed to ``path``."""
-    temporary = path.with_name(f".{path.name}.part")
+def _add_extra_columns(part: Path, customs: Any, extra: list[str]) -> None:
+    """Rewrite ``part`` with a column per extra field, from the rows kept in ``customs``."""
+    wider = part.with_name(part.name + "2")
     try:
-        with open(temporary, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow([safe_cell(h) for h in (*HEADINGS, *extra)])
-            for line in spool:
-                cells, custom = json.loads(line)
-                values = cells + [str(custom.get(name, "")) for name in extra]
-                writer.writerow([safe_cell(v) for v in values])
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        with (
+            open(part, encoding="utf-8-sig", newline="") as standard,
+            open(wider, "w", encoding="utf-8-sig", newline="") as out,
+        ):
+            reader, writer = csv.reader(standard), csv.writer(out)
+            writer.writerow([*next(reader), *(safe_cell(name) for name in extra)])
+            blank = [""] * len(extra)
+            waiting = _numbered(customs)
+            number, custom = next(waiting, (-1, {}))
+            for index, cells in enumerate(reader):
+                if index != number:
+                    writer.writerow(cells + blank)
+                    continue
+                values = [safe_cell(str(custom.get(name, ""))) for name in extra]
+                writer.writerow(cells + values)
+                number, custom = next(waiting, (-1, {}))
+        os.replace(wider, part)
+    finally:
+        wider.unlink(missing_ok=True)
+
+
+def _numbered(customs: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line in customs:
+        number, _, text = line.partition("\t")
+        yield int(number), json.loads(text)
 
 
 __all__ = ["HEADINGS", "ExportSummary", "export_leads", "safe_cell"]

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
-from salesdesk.services import importing, lead_export, leads
+from salesdesk.services import importing, lead_export, lead_table, leads
 from salesdesk.services.errors import ExportFileError, NotAllowedError
 from salesdesk.services.lead_table import LeadFilter
 from tests.conftest import START
@@ -52,7 +52,10 @@ def test_the_export_has_what_the_table_shows_in_its_order(db, floor, tmp_path, c
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
-def test_extra_imported_fields_become_columns_and_the_file_imports_again(db, floor, tmp_path):
+def test_extra_imported_fields_become_columns_and_the_file_imports_again(
+    db, floor, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(lead_table, "WALK_PAGE", 2)  # the fields of each page are found
     floor.pool("Inbound")
     floor.pool("Copy")
     data = (
@@ -114,7 +117,7 @@ def test_formulas_in_lead_fields_reach_the_file_as_text(db, floor, tmp_path):
 
 
 def test_a_stopped_export_leaves_no_file(db, floor, tmp_path, monkeypatch):
-    monkeypatch.setattr(lead_export, "MAX_PAGE", 2)
+    monkeypatch.setattr(lead_table, "WALK_PAGE", 2)
     pool = floor.pool("Inbound")
     floor.leads(pool, 5)
     seen = []
