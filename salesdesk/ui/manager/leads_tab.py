@@ -10,7 +10,7 @@ so every view — and, through the database, every rep's desk — catches up.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelection, Qt, QTimer, Signal
@@ -108,6 +108,7 @@ class LeadsTab(QWidget):
         self._choices: FilterChoices | None = None
         self._held: dict[int, int] = {}
         self._count: LeadCount | None = None
+        self._selecting_all = False
         self.open_dialog: QWidget | None = None  # the dialog on screen (tests answer it)
         self.model = PoolModel(context, parent=self)
         self.filters = FilterBar()
@@ -149,6 +150,11 @@ class LeadsTab(QWidget):
         self.export_button.setToolTip(self.export_action.toolTip())
         self._export: ExportJob | None = None
         self.selection_label = QLabel()
+        # "Select all 1,234 matching": Ctrl+A selects the rows loaded so far only.
+        self.select_all_link = QLabel()
+        self.select_all_link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.select_all_link.linkActivated.connect(lambda _: self.select_all_matching())
+        self.select_all_link.hide()
         self.count_label = QLabel(describe_count(None))
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -156,6 +162,7 @@ class LeadsTab(QWidget):
         for button in (self.assign_button, self.return_button, self.remove_button):
             actions_row.addWidget(button)
         actions_row.addWidget(self.selection_label)
+        actions_row.addWidget(self.select_all_link)
         actions_row.addStretch(1)
         actions_row.addWidget(self.count_label)
         actions_row.addWidget(self.refresh_button)
@@ -204,6 +211,7 @@ class LeadsTab(QWidget):
         self.export_action.triggered.connect(self.export_leads)
         self.export_button.clicked.connect(self.export_leads)
         self.model.page_loaded.connect(self._on_page_loaded)
+        self.model.loaded_up_to.connect(self._on_loaded_for_selection)
         self.splitter.splitterMoved.connect(self._save_splitter)
         # Only Delete: the desk's single-letter keys (A, P, F5…) sit in the same
         # window's menu once a manager opens their own desk.
@@ -310,7 +318,20 @@ class LeadsTab(QWidget):
         ids = self._selection_for("return to the pool")
         if ids is None:
             return
-        booked = self._booked_call_backs()
+        # Which of them have a call back booked, as the database says now (the
+        # rows on screen may be out of date, or not loaded for a big selection).
+        self._context.run(
+            leads.lead_rows_by_id,
+            ids,
+            on_done=lambda rows: self._return_asking_for_call_backs(ids, rows),
+            on_error=self._on_failed,
+            busy=[self.return_button],
+            owner=self,
+        )
+
+    def _return_asking_for_call_backs(self, ids: list[int], rows: list[LeadRow]) -> None:
+        booked = [r for r in rows if r.status == "callback" and r.call_back_at is not None]
+        booked.sort(key=lambda r: r.call_back_at or datetime.min)
         if not booked:
             self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:")
             return
@@ -328,15 +349,24 @@ class LeadsTab(QWidget):
             lambda: self._run_bulk(leads.return_to_pool, ids, verb="Returned to the pool:"),
         )
 
-    def _booked_call_backs(self) -> list[LeadRow]:
-        """The selected leads, as last read, that wait for a booked call back."""
-        rows = [i.row() for i in self.table.selectionModel().selectedRows()]
-        held = [self.model.lead_at(r) for r in rows]
-        return [
-            lead
-            for lead in held
-            if lead is not None and lead.status == "callback" and lead.call_back_at is not None
-        ]
+    def select_all_matching(self) -> None:
+        """Select every lead the filters match (loading them first), up to MAX_BULK."""
+        matching = self._count.value if self._count is not None else 0
+        if matching > MAX_BULK:
+            self.message.emit(
+                f"{matching:,} leads match; bulk actions take at most {MAX_BULK:,} at a time. "
+                "Narrow the filters (a pool, an owner, a date) and select again.",
+                WARNING,
+            )
+            return
+        self.select_all_link.setText("Selecting every matching lead…")
+        self._selecting_all = True
+        self.model.load_up_to(MAX_BULK)
+
+    def _on_loaded_for_selection(self, _rows: int) -> None:
+        if self._selecting_all:
+            self._selecting_all = False
+            self.table.selectAll()
 
     def remove_selected(self) -> None:
         ids = self._selection_for("remove")
@@ -480,6 +510,12 @@ class LeadsTab(QWidget):
     ) -> None:
         n = len(self.table.selectionModel().selectedRows())
         self.selection_label.setText(f"{n:,} selected" if n else "")
+        # Every loaded row is selected but more match: offer them all.
+        more = n and n == self.model.rowCount() and not self.model.exhausted
+        if more and not self._selecting_all:
+            matching = describe_count(self._count) if self._count else "every lead"
+            self.select_all_link.setText(f"of {matching} · <a href='all'>Select all that match</a>")
+        self.select_all_link.setVisible(bool(more) or self._selecting_all)
         for button in (self.assign_button, self.return_button, self.remove_button):
             button.setEnabled(n > 0)
         self._detail_timer.start()

@@ -161,12 +161,14 @@ class PoolModel(QAbstractTableModel):
         page_loaded(int): a page arrived (its number); for tests and benchmarks.
         load_failed(str): a fetch failed; the message to show.
         loading_changed(bool): a fetch started (True) or the model went idle.
+        loaded_up_to(int): :meth:`load_up_to` is done; how many rows the model has.
     """
 
     count_changed = Signal(object)
     page_loaded = Signal(int)
     load_failed = Signal(str)
     loading_changed = Signal(bool)
+    loaded_up_to = Signal(int)
 
     def __init__(
         self,
@@ -190,6 +192,7 @@ class PoolModel(QAbstractTableModel):
         self._fetching = False
         self._generation = 0
         self._started = False
+        self._load_target = 0  # load_up_to: fetch pages until this many rows
         self.count: LeadCount | None = None
         self._this_year = to_local(context.now()).year
         # Pages the view asked for while painting; requested once it has painted.
@@ -258,10 +261,20 @@ class PoolModel(QAbstractTableModel):
         self._cursor = None
         self._exhausted = False
         self._fetching = False
+        self._load_target = 0
         self.count = None
         self._this_year = to_local(self._context.now()).year
         self.endResetModel()
         self._fetch_next()  # the count is asked for once the first page is in (_on_page)
+
+    def load_up_to(self, rows: int) -> None:
+        """Fetch pages until the model has ``rows`` rows or every match (then ``loaded_up_to``)."""
+        self._load_target = rows
+        if self._exhausted or len(self._ids) >= rows:
+            self._load_target = 0
+            self.loaded_up_to.emit(len(self._ids))
+        elif not self._fetching:
+            self._fetch_next()
 
     def _fetch_count(self) -> None:
         self._context.run(
@@ -462,6 +475,8 @@ class PoolModel(QAbstractTableModel):
             self._evict()
         self.loading_changed.emit(False)
         self.page_loaded.emit(max(0, len(self._ids) - 1) // self._page_size)
+        if self._load_target:
+            self.load_up_to(self._load_target)
 
     def _on_page_again(
         self, generation: int, page_number: int, ids: tuple[int, ...], rows: list[LeadRow]

@@ -234,11 +234,12 @@ def test_return_to_pool_and_remove(scene):
 def test_returning_a_booked_call_back_asks_first(scene, clock):
     held = [r.id for r in scene.rows() if r.owner_name == "Alice"]
     when = clock.now + timedelta(days=1, hours=1)
+    # Booked after the table was read: the question asks the database, not the rows on screen.
     actions.schedule_call_back(scene.floor.db, scene.alice, held[0], when)
-    scene.tab.refresh_rows()
-    scene.settle()
     scene.select(held[:2])
+    assert scene.tab.model.lead_at(scene.tab.model.row_of(held[0])).status == "current"
     scene.tab.return_button.click()
+    scene.settle()
     box = scene.tab.open_dialog
     assert isinstance(box, QMessageBox)
     assert "1 of them has a call back booked (" in box.text()
@@ -248,6 +249,7 @@ def test_returning_a_booked_call_back_asks_first(scene, clock):
     assert leads.my_call_backs(scene.floor.db, scene.alice)[0].call_back_at == when  # untouched
 
     scene.tab.return_button.click()
+    scene.settle()
     go = next(b for b in scene.tab.open_dialog.buttons() if b.text() == "Return 2 leads")
     with scene.qtbot.waitSignal(scene.view.message_shown, timeout=10_000) as shown:
         go.click()
@@ -448,3 +450,42 @@ def test_the_manager_view_fits_a_1024_pixel_screen(scene):
     scene.settle()
     assert scene.view.minimumSizeHint().width() <= 1000
     assert scene.view.width() == 1000
+
+
+def test_select_all_offers_every_matching_lead_not_only_the_rows_loaded(
+    qtbot, ui_floor, make_context, tasks, monkeypatch
+):
+    """Ctrl+A selects the rows fetched so far (a page of 200); a bulk action on
+    them alone, while the count says 450, would quietly leave the rest."""
+    from salesdesk.ui.manager import leads_tab
+
+    pool = ui_floor.pool("Inbound")
+    ui_floor.leads(pool, 450)
+    view = ManagerView(make_context(ui_floor.manager))
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    wait_idle(qtbot, tasks)
+    tab = view.leads
+    qtbot.waitUntil(lambda: tab.count_label.text() == "450 leads", timeout=10_000)
+    tab.table.selectAll()
+    assert tab.selection_label.text() == "200 selected"
+    assert tab.select_all_link.isVisible()
+    assert tab.select_all_link.text().startswith("of 450 leads · <a href")
+
+    monkeypatch.setattr(leads_tab, "MAX_BULK", 300)
+    shown = []
+    tab.message.connect(lambda text, level: shown.append((text, level)))
+    tab.select_all_matching()
+    assert shown == [
+        (
+            "450 leads match; bulk actions take at most 300 at a time. Narrow the filters "
+            "(a pool, an owner, a date) and select again.",
+            WARNING,
+        )
+    ]
+    monkeypatch.setattr(leads_tab, "MAX_BULK", 5_000)
+    tab.select_all_matching()
+    qtbot.waitUntil(lambda: tab.selection_label.text() == "450 selected", timeout=10_000)
+    assert not tab.select_all_link.isVisible()
+    assert len(tab.selected_ids()) == 450
