@@ -55,6 +55,11 @@ PLACEHOLDER = (
 )
 
 
+def filled_fields(custom: dict[str, Any]) -> list[tuple[str, str]]:
+    """A lead's extra imported fields that hold something, as (name, text)."""
+    return [(str(k), str(v)) for k, v in custom.items() if str(v).strip()]
+
+
 class LeadPanel(QWidget):
     """Shows one :class:`LeadDetail`; asks the desk to call or to add a note.
 
@@ -259,7 +264,7 @@ class LeadPanel(QWidget):
         form = self._custom_form
         for _ in range(self._custom_rows):
             form.removeRow(form.rowCount() - 1)
-        shown = [(str(k), str(v)) for k, v in custom.items() if str(v).strip()][:MAX_CUSTOM]
+        shown = filled_fields(custom)[:MAX_CUSTOM]
         for key, value in shown:
             label = QLabel(value if len(value) <= 120 else value[:119] + "…")
             label.setTextFormat(Qt.TextFormat.PlainText)  # as imported, never markup

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWi
 from salesdesk.services.lead_table import STATUS_WORDS
 from salesdesk.services.records import EventRow, LeadDetail, NoteRow
 from salesdesk.ui.desk.history_model import describe_actor, describe_event
+from salesdesk.ui.desk.lead_panel import filled_fields
 from salesdesk.ui.manager.pool_model import short_date
 from salesdesk.ui.timefmt import EMPTY, format_compact, format_datetime
 
@@ -47,6 +48,15 @@ def notes_html(notes: tuple[NoteRow, ...], this_year: int | None = None) -> str:
     return "".join(items)
 
 
+def fields_html(fields: list[tuple[str, str]]) -> str:
+    """The extra imported fields, one per paragraph: name in grey, then the value as it came."""
+    return "".join(
+        f"<p style='margin:0 0 8px 0'><span style='color:gray'>{escape(name)}</span><br>"
+        f"{escape(value).replace(chr(10), '<br>')}</p>"
+        for name, value in fields
+    )
+
+
 def _breakable(email: str | None) -> str:
     return (email or "").replace("@", "@\u200b")
 
@@ -72,9 +82,16 @@ class LeadHistoryPanel(QWidget):
         self.history.setOpenLinks(False)
         self.notes = QTextBrowser()
         self.notes.setPlaceholderText("No notes on this lead.")
+        # Columns an import kept without a field of their own (a website, a job title).
+        self.fields = QTextBrowser()
+        self.fields.setPlaceholderText(
+            "No extra fields. Columns of an imported file that have no field of their "
+            "own (a website, a job title) show here."
+        )
         self.tabs = QTabWidget()
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.notes, "Notes")
+        self.tabs.addTab(self.fields, "Fields")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 0, 0, 0)
         layout.addWidget(self.title)
@@ -95,8 +112,10 @@ class LeadHistoryPanel(QWidget):
         self.summary.clear()
         self.history.clear()
         self.notes.clear()
+        self.fields.clear()
         self.tabs.setTabText(0, "History")
         self.tabs.setTabText(1, "Notes")
+        self.tabs.setTabText(2, "Fields")
         self.tabs.setEnabled(False)
 
     def show_detail(self, detail: LeadDetail, this_year: int | None = None) -> None:
@@ -121,4 +140,7 @@ class LeadHistoryPanel(QWidget):
         self.notes.setHtml(notes_html(detail.notes, this_year))
         self.tabs.setTabText(0, f"History ({len(detail.history)})")
         self.tabs.setTabText(1, f"Notes ({len(detail.notes)})" if detail.notes else "Notes")
+        fields = filled_fields(detail.custom)
+        self.fields.setHtml(fields_html(fields))
+        self.tabs.setTabText(2, f"Fields ({len(fields)})" if fields else "Fields")
         self.tabs.setEnabled(True)

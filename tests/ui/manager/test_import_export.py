@@ -209,3 +209,31 @@ def test_a_reps_file_menu_has_neither(qtbot, ui_floor, make_context):
     wait_idle(qtbot, window.desk._context.tasks)
     texts = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
     assert "Import leads…" not in texts and "Export leads…" not in texts
+
+
+def test_a_leads_extra_imported_fields_show_in_the_managers_pane(qtbot, view):
+    from PySide6.QtCore import QItemSelectionModel
+
+    from salesdesk.services import importing
+
+    data = b"Email,Website,Job title,Fax\r\nzed@example.com,zed.example,Buyer,\r\n"
+    importing.import_rows(view._context.db, view._context.actor, data, "Inbound")
+    tab = view.leads
+    tab.model.reload()
+    settle(qtbot, view)
+    row = next(
+        r for r in range(tab.model.rowCount()) if tab.model.lead_at(r).email == "zed@example.com"
+    )
+    tab.table.selectionModel().select(
+        tab.model.index(row, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    panel = tab.history
+    qtbot.waitUntil(lambda: panel.lead_id is not None, timeout=10_000)
+    assert panel.tabs.tabText(2) == "Fields (2)"  # the empty Fax is not shown
+    assert panel.fields.toPlainText().splitlines() == [
+        "Website",
+        "zed.example",
+        "Job title",
+        "Buyer",
+    ]
