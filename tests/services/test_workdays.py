@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesdesk.services.workdays import days_after, days_before, days_text, period_in
@@ -49,6 +49,9 @@ ON_THE_HOUR = st.datetimes(datetime(2025, 1, 1), datetime(2028, 1, 1)).map(
     lambda t: t.replace(minute=0, second=0, microsecond=0)
 )
 DAYS = st.integers(0, 40)
+# What these properties check is the count, not its speed: no deadline, so a
+# loaded machine (CI, benchmarks alongside) cannot fail them.
+UNTIMED = settings(deadline=None)
 
 
 def weekday_hours(start: datetime, end: datetime) -> int:
@@ -57,6 +60,7 @@ def weekday_hours(start: datetime, end: datetime) -> int:
     return sum(1 for h in range(hours) if (start + timedelta(hours=h)).weekday() < 5)
 
 
+@UNTIMED
 @given(now=ON_THE_HOUR, days=DAYS)
 def test_exactly_n_days_of_weekday_hours_lie_between_the_cutoff_and_now(now, days):
     cutoff = days_before(now, days, working_days_only=True, tz=UTC)
@@ -65,6 +69,7 @@ def test_exactly_n_days_of_weekday_hours_lie_between_the_cutoff_and_now(now, day
     assert days == 0 or cutoff.weekday() < 5
 
 
+@UNTIMED
 @given(start=ON_THE_HOUR, days=DAYS)
 def test_counting_forwards_undoes_counting_back(start, days):
     end = days_after(start, days, working_days_only=True, tz=UTC)
