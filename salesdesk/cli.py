@@ -132,7 +132,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     summary = importing.import_csv(
         db, None, Path(args.file), pool=args.pool, mapping=mapping or None, source=args.source
     )
-    for row in summary.rejected:
+    # Every row that did not go in as it was, in the file's order.
+    for row in sorted(summary.rejected + summary.kept_aside, key=lambda r: r.line):
         print(f"line {row.line}: {row.reason}")
     print(
         f"imported {summary.imported}, duplicates {summary.duplicates}, "

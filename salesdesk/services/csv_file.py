@@ -13,6 +13,13 @@ What the reader copes with, and how:
 * **Line numbers** are physical lines of the file (the header is line 1), and
   a record whose quoted field holds a newline is reported at the line where it
   starts — the line a person finds in a text editor.
+* **Where the column names are**: Excel's ``sep=;`` first line names the
+  delimiter and is skipped; a title or a blank line above the column names
+  ("Trade show leads — March") is skipped too, when a later line among the
+  first few holds names the import knows and the first does not.
+* **A file of mixed encodings** (UTF-8 with a few lines pasted in from a
+  Windows-1252 file) is read line by line, each line in the encoding it is in,
+  and says how many lines were not UTF-8.
 
 A file that cannot be read at all raises :class:`ImportFileError` with a
 sentence a manager understands ("This file is an Excel workbook (.xlsx) … save
@@ -24,13 +31,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+import itertools
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from salesdesk.services.errors import ImportFileError
 
 DELIMITERS = (",", ";", "\t")
+_SEP_LINE = re.compile(r'\A"?sep=([,;\t|])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 SAMPLE_CHARS = 32 * 1024
 
 
@@ -43,6 +53,7 @@ class ParsedFile:
     encoding: str
     delimiter: str
     line_count: int
+    header_line: int = 1  # the line the column names are on
 
 
 _SIGNATURES = (
@@ -52,10 +63,23 @@ _SIGNATURES = (
 )
 
 
-def read_table(data: bytes) -> ParsedFile:
-    """Decode, find the delimiter and the header line; rows are read lazily."""
+HEADER_SEARCH = 10  # records looked at for the line of column names
+
+
+def read_table(data: bytes, is_heading: Callable[[str], bool] | None = None) -> ParsedFile:
+    """Decode, find the delimiter and the line of column names; rows are read lazily.
+
+    ``is_heading`` says whether a cell is a column name the import knows; with
+    it, a title above the column names is skipped (see the module's notes).
+    """
     text, encoding = decode(data)
-    delimiter = detect_delimiter(text)
+    declared = _SEP_LINE.match(text)
+    if declared:  # Excel's "sep=;": the delimiter, on a line of its own
+        delimiter = declared.group(1)
+        line = declared.group(0).rstrip("\r\n")
+        text = " " * len(line) + text[len(line) :]  # a blank line: the numbers stay
+    else:
+        delimiter = detect_delimiter(text)
     reader = csv.reader(
         io.StringIO(text, newline=""),
         delimiter=delimiter,
@@ -65,16 +89,26 @@ def read_table(data: bytes) -> ParsedFile:
         strict=False,
     )
     records = _records(reader)
-    for _line, cells, _end in records:
-        if any(c.strip() for c in cells):
-            header = [c.strip() for c in cells]
-            break
-    else:  # only delimiters and quotes
+    ahead = [r for r in itertools.islice(records, HEADER_SEARCH) if any(c.strip() for c in r[1])]
+    if not ahead:  # only delimiters and quotes
         raise ImportFileError("The file is empty.")
+    chosen = 0
+    if is_heading is not None and not any(is_heading(c) for c in ahead[0][1]):
+        chosen = next(
+            (i for i, (_, cells, _) in enumerate(ahead) if sum(map(is_heading, cells)) >= 2), 0
+        )
+    header_line, cells, _end = ahead[chosen]
+    header = [c.strip() for c in cells]
+    # The records after the column names: those read ahead (blank ones included
+    # again, so that a blank row is still skipped where it is), then the rest.
+    rest = itertools.chain(
+        (r for r in ahead[chosen + 1 :]),
+        records,
+    )
     # Lines end in \r\n, \n, or \r alone (Excel for Mac's "CSV (Macintosh)").
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
     line_count = breaks + (0 if text.endswith(("\n", "\r")) else 1)
-    return ParsedFile(header, records, encoding, delimiter, line_count)
+    return ParsedFile(header, rest, encoding, delimiter, line_count, header_line)
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -97,12 +131,16 @@ def decode(data: bytes) -> tuple[str, str]:
         try:
             text, encoding = data.decode("utf-8-sig"), "UTF-8"
         except UnicodeDecodeError:
-            try:
-                text, encoding = data.decode("cp1252"), "Windows-1252"
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    _not_csv("it is neither UTF-8 nor Windows-1252 text")
-                ) from None
+            mixed = _mostly_utf8(data)
+            if mixed is not None:
+                text, encoding = mixed
+            else:
+                try:
+                    text, encoding = data.decode("cp1252"), "Windows-1252"
+                except UnicodeDecodeError:
+                    raise ImportFileError(
+                        _not_csv("it is neither UTF-8 nor Windows-1252 text")
+                    ) from None
             # A UTF-8 BOM on a file that is not UTF-8 after all.
             text = text.removeprefix("ï»¿")
     text = text.removeprefix("\ufeff")
@@ -118,6 +156,27 @@ def decode(data: bytes) -> tuple[str, str]:
     if head.startswith(("<!doctype html", "<html", "<?xml")):
         raise ImportFileError(_not_csv("it is a web page or XML"))
     return text, encoding
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
+    """A UTF-8 file with a few lines in Windows-1252 (pasted in from elsewhere), line by line.
+
+    None when the file is not mostly UTF-8: as many lines or more fail as
+    UTF-8 as hold accents that read as UTF-8, so the whole file is read as
+    Windows-1252 instead.
+    """
+    lines: list[str] = []
+    utf8 = other = 0
+    for raw in data.removeprefix(codecs.BOM_UTF8).split(b"\n"):
+        try:
+            lines.append(raw.decode("utf-8"))
+            utf8 += not raw.isascii()
+        except UnicodeDecodeError:
+            lines.append(raw.decode("cp1252", errors="replace"))
+            other += 1
+    if utf8 <= other:
+        return None
+    return "\n".join(lines), f"UTF-8 ({other} line{'' if other == 1 else 's'} in Windows-1252)"
 
 
 def _not_csv(why: str) -> str:

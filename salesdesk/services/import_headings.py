@@ -24,6 +24,26 @@ FIELDS = (
 CUSTOM = "custom"  # keep the column in the lead's custom dict
 IGNORE = "ignore"  # drop the column
 
+# The columns of SalesDesk's own export that describe a lead's life on the floor
+# it came from (normalised). A file with all of them is one of SalesDesk's
+# exports, and an import leaves them out: they are not the lead's details.
+EXPORT_STATE = frozenset(
+    {
+        "pool",
+        "status",
+        "owner",
+        "added",
+        "assigned",
+        "lastaction",
+        "lastcontacted",
+        "callback",
+        "emailconfirmed",
+        "appointment",
+        "dead",
+        "tags",
+    }
+)
+
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "first_name": (
         "firstname",
@@ -97,14 +117,20 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "telno",
         "mobile",
         "mobilephone",
+        "mobilephonenumber",
         "mobilenumber",
         "mobileno",
         "cell",
         "cellphone",
+        "cellphonenumber",
         "cellnumber",
         "primaryphone",
         "workphone",
+        "workphonenumber",
         "businessphone",
+        "officephone",
+        "directphone",
+        "directdial",
         "homephone",
         "contactnumber",
         "contactphone",
@@ -140,6 +166,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "businessname",
         "employer",
         "accountname",
+        "companyaccount",  # Salesforce's "Company / Account"
         "firm",
         "firma",
         "unternehmen",

@@ -66,6 +66,7 @@ from salesdesk.services.errors import (
 )
 from salesdesk.services.import_headings import (
     CUSTOM,
+    EXPORT_STATE,
     FIELDS,
     IGNORE,
     field_for,
@@ -125,6 +126,10 @@ class ImportSummary:
     already known, each with its line and why (``same email as line 12``,
     ``phone already in SalesDesk``). ``stopped_at`` is the last line read when
     the import was stopped before the end of the file, else ``None``.
+    ``kept_aside`` lists values a lead that went in could do without (a score
+    that is not a number, a malformed phone beside a good email): each was
+    kept as an extra field. ``lines`` counts the lines after the column names,
+    which are on ``header_line``.
     """
 
     imported: int
@@ -134,6 +139,8 @@ class ImportSummary:
     delimiter: str = ""
     lines: int = 0
     stopped_at: int | None = None
+    kept_aside: tuple[RejectedRow, ...] = ()
+    header_line: int = 1
 
     @property
     def duplicates(self) -> int:
@@ -162,10 +169,11 @@ class ImportPreview:
     """
 
     columns: tuple[ColumnPreview, ...]
-    lines: int  # lines after the heading line
+    lines: int  # lines after the column names
     encoding: str
     delimiter: str
     problem: str | None = None
+    header_line: int = 1  # the line the column names are on (a title may come first)
 
 
 Progress = Callable[[int, int], None]
@@ -186,6 +194,7 @@ def import_csv(
     source: str | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    columns: Mapping[int, str] | None = None,
 ) -> ImportSummary:
     """Import a CSV file into a pool (by name, case-insensitive, or id).
 
@@ -200,6 +209,9 @@ def import_csv(
         should_stop: asked after each batch; when it answers True the import
             stops there (what went in stays in: run the file again to finish,
             and the rows already added are skipped as duplicates).
+        columns: column position (0 for the first) to field, over ``mapping``:
+            the import dialog's choices, which stay right when two columns
+            have the same heading.
 
     Raises:
         ImportFileError: the file cannot be imported at all.
@@ -217,6 +229,7 @@ def import_csv(
         default_source=path.stem,
         progress=progress,
         should_stop=should_stop,
+        columns=columns,
     )
 
 
@@ -237,6 +250,7 @@ def import_rows(
     default_source: str = "",
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    columns: Mapping[int, str] | None = None,
 ) -> ImportSummary:
     """Import the bytes of a CSV file (for the import dialog, which has read them already).
 
@@ -244,14 +258,19 @@ def import_rows(
     not given (:func:`import_csv` passes the file's name).
     """
     _check_mapping(mapping or {})  # refuse a bad mapping before reading anything
+    _check_mapping({str(i): f for i, f in (columns or {}).items()})
     source = _check_source(source)
     pool_id = import_batches.find_pool(db, actor, pool)
-    parsed = read_table(data)
-    plan = _plan_columns(parsed.header, mapping or {}, source_given=source is not None)
+    parsed = read_table(data, is_heading=_is_heading)
+    plan = _plan_columns(
+        parsed.header, mapping or {}, source_given=source is not None, positions=columns or {}
+    )
+    plan.delimiter = parsed.delimiter
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
 
     rejected: list[RejectedRow] = []
     duplicates: list[RejectedRow] = []
+    kept_aside: list[RejectedRow] = []
     seen = import_batches.Seen()
     imported = 0
     batch: list[LeadValues] = []
@@ -268,7 +287,7 @@ def import_rows(
 
     for line, cells, end in parsed.records:
         try:
-            row = _to_row(cells, plan, defaults, line, end)
+            row = _to_row(cells, plan, defaults, line, end, kept_aside)
         except _RowError as exc:
             rejected.append(RejectedRow(line, exc.reason))
             continue
@@ -290,14 +309,19 @@ def import_rows(
         store()
     if progress is not None and stopped_at is None:
         progress(total_lines, total_lines)
+    if kept_aside and duplicates:  # a row skipped as a duplicate changed nothing
+        skipped = {row.line for row in duplicates}
+        kept_aside = [row for row in kept_aside if row.line not in skipped]
     return ImportSummary(
         imported=imported,
         duplicate_rows=tuple(duplicates),
         rejected=tuple(rejected),
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
-        lines=max(0, total_lines - 1),
+        lines=max(0, total_lines - parsed.header_line),
         stopped_at=stopped_at,
+        kept_aside=tuple(kept_aside),
+        header_line=parsed.header_line,
     )
 
 
@@ -313,6 +337,10 @@ def preview_file(path: Path, mapping: Mapping[str, str] | None = None) -> Import
     return preview_rows(_read_file(Path(path)), mapping)
 
 
+def _is_heading(text: str) -> bool:
+    return field_for(text) is not None
+
+
 def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> ImportPreview:
     """How each column of a file would be read, with sample values; nothing is written.
 
@@ -324,7 +352,7 @@ def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> Impor
         ImportFileError: the file cannot be read at all.
         ValidationError: the mapping names a column or field that does not exist.
     """
-    parsed = read_table(data)
+    parsed = read_table(data, is_heading=_is_heading)
     plan = _plan_columns(parsed.header, mapping or {}, source_given=False, need_contact=False)
     samples: list[list[str]] = [[] for _ in plan.described]
     for read, (_line, cells, _end) in enumerate(parsed.records):
@@ -339,10 +367,11 @@ def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> Impor
             ColumnPreview(heading, target, tuple(values))
             for (heading, target), values in zip(plan.described, samples, strict=True)
         ),
-        lines=max(0, parsed.line_count - 1),
+        lines=max(0, parsed.line_count - parsed.header_line),
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
         problem=_missing_contact(plan, parsed.header),
+        header_line=parsed.header_line,
     )
 
 
@@ -383,6 +412,7 @@ def _check_source(source: str | None) -> str | None:
 class _Plan:
     width: int
     named_width: int  # up to the last named column: a row may stop there
+    delimiter: str = ","
     # field -> column indexes, in order of preference (explicit mapping first)
     columns: dict[str, list[int]] = field(default_factory=dict)
     custom: list[tuple[int, str]] = field(default_factory=list)
@@ -397,14 +427,30 @@ class _Plan:
 
 
 def _plan_columns(
-    header: list[str], mapping: Mapping[str, str], source_given: bool, need_contact: bool = True
+    header: list[str],
+    mapping: Mapping[str, str],
+    source_given: bool,
+    need_contact: bool = True,
+    positions: Mapping[int, str] | None = None,
 ) -> _Plan:
     """Where each column goes. An unnamed column is "column N" (its position), in a mapping too.
+
+    ``positions`` (column index to field) wins over ``mapping`` (heading to
+    field), which wins over the table of headings. In a file SalesDesk
+    exported, the columns of the lead's life on this floor (Pool, Status,
+    Owner, Assigned …) are left out unless mapped: they describe where the
+    lead was, not the lead.
 
     Raises ImportFileError when no column holds an email or a phone, unless
     ``need_contact`` is False (a preview says so instead).
     """
+    positions = positions or {}
     wanted = _check_mapping(mapping)
+    outside = sorted(i for i in positions if not 0 <= i < len(header))
+    if outside:
+        raise ValidationError(
+            f"The file has no column {outside[0] + 1} (it has {len(header)}).", field="columns"
+        )
     named = [i for i, heading in enumerate(header) if heading]
     plan = _Plan(width=len(header), named_width=named[-1] + 1 if named else 0)
     keys = [normalise(h or f"column {i + 1}") for i, h in enumerate(header)]
@@ -418,12 +464,21 @@ def _plan_columns(
     synonym: list[tuple[int, str]] = []
     custom_names: set[str] = set()
     unnamed: list[tuple[int, str]] = []  # kept after the named ones
+    exported_here = set(keys) >= EXPORT_STATE
     for index, (heading, key) in enumerate(zip(header, keys, strict=True)):
-        target = wanted.get(key) if key in wanted else field_for(heading)
+        chosen = index in positions or key in wanted
+        if index in positions:
+            target: str | None = positions[index]
+        elif key in wanted:
+            target = wanted[key]
+        elif exported_here and key in EXPORT_STATE:
+            target = IGNORE
+        else:
+            target = field_for(heading)
         if target == "source" and source_given:
             target = CUSTOM  # an explicit source wins; the column is kept, not lost
         if target in FIELDS:
-            (explicit if key in wanted else synonym).append((index, target))
+            (explicit if chosen else synonym).append((index, target))
         elif target != IGNORE and not heading:
             unnamed.append((index, f"column {index + 1}"))  # may still carry values
         elif target != IGNORE:
@@ -480,14 +535,33 @@ class _RowError(Exception):
 
 
 def _unwrap(cell: str) -> str:
-    """Excel's trick to keep leading zeros, ``="07700 900123"``, to the value itself."""
+    """A value as a spreadsheet protected it, to the value itself.
+
+    Excel's trick to keep leading zeros, ``="07700 900123"``, and the
+    apostrophe an export (SalesDesk's own included) puts before a value a
+    spreadsheet would run as a formula, ``'=HYPERLINK(…)`` or ``'+Tom``.
+    """
     if cell.startswith('="') and cell.endswith('"') and len(cell) >= 3:
         return cell[2:-1].strip()
+    if cell[:1] == "'" and cell[1:2] in _FORMULA_SIGNS and cell[1:2]:
+        return cell[1:]
     return cell
 
 
-def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> LeadValues | None:
+_FORMULA_SIGNS = "=+-@\t\r"
+_PROTECTED = "='"  # the first characters _unwrap may change
+# A phone number a spreadsheet rounded into scientific notation (7.7009E+09).
+_ROUNDED = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE]\+?\d+$")
+
+
+def _to_row(
+    cells: list[str], plan: _Plan, source: str, line: int, end: int, notes: list[RejectedRow]
+) -> LeadValues | None:
     """One record to a checked lead's values, None for a blank row, or _RowError(reason).
+
+    A value the lead can do without (a score that is not a number, a phone
+    that is not one while the email is good) does not cost the lead: it is
+    kept as an extra field under its column's heading, and ``notes`` says so.
 
     This runs once per row of a file of perhaps a million, so it is written
     for speed: the cells are picked by precomputed indexes, and the checks of
@@ -512,18 +586,21 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
             if end > line:
                 reason += f" (a quote may be missing: the row runs on to line {end})"
             raise _RowError(reason)
+    if end > line:
+        _refuse_runaway_quote(cells, plan, line, end)
     custom: dict[str, str] = {}
     if plan.pick is not None:
         cells.append("")  # what a field without a column reads
         values = [c.strip() for c in plan.pick(cells)]
-        if "=" in "".join(values):
-            values = [_unwrap(v) if v[:1] == "=" else v for v in values]
+        joined = "".join(values)
+        if "=" in joined or "'" in joined:
+            values = [_unwrap(v) if v[:1] in _PROTECTED else v for v in values]
     else:
         values = _values_of_several(cells, plan, custom)
     for i, heading in plan.custom:
         value = cells[i].strip()
         if value:
-            custom[heading] = _unwrap(value) if value[0] == "=" else value
+            custom[heading] = _unwrap(value) if value[0] in _PROTECTED else value
     if not custom and not any(values):
         return None
     first, last, full, email, phone, company, row_source, score, priority = values
@@ -532,6 +609,8 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
         first, last = split_name(full)
     elif full:  # first and last name given as well: keep the whole name too
         custom.setdefault(_heading_of(plan, plan.columns["name"][0]), full)
+    if email and (email[-1] == ">" or email[:7].lower() == "mailto:"):
+        email = _plain_email(email)
     if not (email or phone):
         raise _RowError("no email or phone")
     row_source = row_source or source
@@ -544,12 +623,14 @@ def _to_row(cells: list[str], plan: _Plan, source: str, line: int, end: int) -> 
         or len(row_source) > _MAX_SOURCE
     ):
         _refuse_long(first, last, company, email, phone, row_source)
-    score_value = _whole(score, "score") if score else 0
-    priority_value = _whole(priority, "priority") if priority else 0
+    score_value = _whole_or_aside(score, "score", plan, custom, line, notes) if score else 0
+    priority_value = (
+        _whole_or_aside(priority, "priority", plan, custom, line, notes) if priority else 0
+    )
     digits = phone_digits(phone) if phone else ""
     bad = malformed_contact(email, digits, phone)  # as leads.check_new_lead
-    if bad is not None:
-        raise _RowError(INVALID_CONTACT[bad].format(email if bad == "email" else phone))
+    if bad is not None or (phone and _ROUNDED.match(phone)):
+        email, phone, digits = _usable_contact(email, phone, digits, plan, custom, line, notes)
     return (
         first,
         last,
@@ -584,6 +665,98 @@ def _values_of_several(cells: list[str], plan: _Plan, custom: dict[str, str]) ->
                 chosen = value
         values[name] = chosen
     return [values.get(name, "") for name in FIELDS]
+
+
+def _plain_email(value: str) -> str:
+    """``mailto:ann@example.com`` and ``Ann Lee <ann@example.com>`` to the address."""
+    if value[:7].lower() == "mailto:":
+        value = value[7:].strip()
+    if value.endswith(">") and "<" in value:
+        value = value[value.rindex("<") + 1 : -1].strip()
+    return value
+
+
+def _usable_contact(
+    email: str,
+    phone: str,
+    digits: str,
+    plan: _Plan,
+    custom: dict[str, str],
+    line: int,
+    notes: list[RejectedRow],
+) -> tuple[str, str, str]:
+    """The email and phone the lead keeps when one of them is malformed.
+
+    A lead that can still be reached by the other one goes in, the bad value
+    kept as an extra field; a lead with nothing usable is refused, for the
+    email's fault first (as :func:`leads.check_new_lead` says it).
+    """
+    email_bad = bool(email) and malformed_contact(email, "", "") is not None
+    phone_bad = bool(phone) and malformed_contact("", digits, phone) is not None
+    rounded = bool(phone) and not phone_bad and _ROUNDED.match(phone) is not None
+    if rounded:
+        phone_reason = (
+            f'phone number "{phone}" was rounded by a spreadsheet (format the column as '
+            "text before saving the file)"
+        )
+    else:
+        phone_reason = INVALID_CONTACT["phone"].format(phone)
+    keep_email = "" if email_bad else email
+    keep_phone = "" if phone_bad or rounded else phone
+    email_reason = INVALID_CONTACT["email"].format(email)
+    if not (keep_email or keep_phone):
+        raise _RowError(email_reason if email_bad else phone_reason)
+    if email_bad:
+        _keep_aside(email, "email", email_reason, plan, custom, line, notes)
+    if keep_phone != phone:
+        _keep_aside(phone, "phone", phone_reason, plan, custom, line, notes)
+        digits = ""
+    return keep_email, keep_phone, digits
+
+
+def _whole_or_aside(
+    text: str, label: str, plan: _Plan, custom: dict[str, str], line: int, notes: list[RejectedRow]
+) -> int:
+    """A whole number, or 0 with the text kept as an extra field (and a note)."""
+    try:
+        return _whole(text, label)
+    except _RowError as exc:
+        _keep_aside(text, label, f'{exc.reason} ("{text}")', plan, custom, line, notes)
+        return 0
+
+
+def _keep_aside(
+    value: str,
+    field_name: str,
+    reason: str,
+    plan: _Plan,
+    custom: dict[str, str],
+    line: int,
+    notes: list[RejectedRow],
+) -> None:
+    heading = _heading_of(plan, plan.columns[field_name][0])
+    custom[heading] = value
+    notes.append(RejectedRow(line, f'{reason}: kept as the extra field "{heading}"'))
+
+
+def _refuse_runaway_quote(cells: list[str], plan: _Plan, line: int, end: int) -> None:
+    """Refuse a row whose quoted value ran on over what look like rows of their own.
+
+    A quote that is opened and never closed makes the reader take every line
+    after it, up to the next quote, as one value: the rows in between would
+    vanish into it without a word.
+    """
+    if plan.width < 2:
+        return
+    for cell in cells:
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        for piece in cell.splitlines()[1:]:
+            if piece.count(plan.delimiter) >= plan.width - 1:
+                raise _RowError(
+                    f"a quote is not closed: lines {line}-{end} were read as one row "
+                    "(close the quote and import the file again)"
+                )
 
 
 _TEXT_ORDER = ("first_name", "last_name", "company", "email", "phone", "source")

@@ -214,7 +214,10 @@ def _add_extra_columns(part: Path, customs: Any, extra: list[str]) -> None:
             open(wider, "w", encoding="utf-8-sig", newline="") as out,
         ):
             reader, writer = csv.reader(standard), csv.writer(out)
-            writer.writerow([*next(reader), *(safe_cell(name) for name in extra)])
+            # An extra field named like a standard column ("Phone" from a second
+            # phone column) gets a name of its own, so no heading is there twice.
+            named = [f"{name} (extra)" if name in HEADINGS else name for name in extra]
+            writer.writerow([*next(reader), *(safe_cell(name) for name in named)])
             blank = [""] * len(extra)
             waiting = _numbered(customs)
             number, custom = next(waiting, (-1, {}))

@@ -59,22 +59,23 @@ def test_extra_imported_fields_become_columns_and_the_file_imports_again(
     floor.pool("Inbound")
     floor.pool("Copy")
     data = (
-        b"Email,Name,Website,Job title\r\n"
-        b"ann@example.com,Ann Lee,acme.example,Buyer\r\n"
-        b"bo@example.com,Bo Ng,,\r\n"
-        b"cy@example.com,Cy Ox,,CEO\r\n"
+        b"Email,Name,Website,Job title,Phone,Phone\r\n"
+        b"ann@example.com,Ann Lee,acme.example,Buyer,,\r\n"
+        b"bo@example.com,Bo Ng,,,07700 900001,07700 900002\r\n"
+        b"cy@example.com,Cy Ox,,CEO,,\r\n"
     )
     importing.import_rows(db, floor.manager, data, "Inbound")
     path = tmp_path / "all.csv"
     summary = lead_export.export_leads(db, floor.manager, path, sort="name", descending=False)
 
-    assert summary.extra_columns == ("Website", "Job title")
+    assert summary.extra_columns == ("Website", "Job title", "Phone")  # Bo's second phone
     header, *rows = read_back(path)
-    assert header[-2:] == ["Website", "Job title"]
-    assert [(r[1], r[-2], r[-1]) for r in rows] == [
-        ("Lee", "acme.example", "Buyer"),
-        ("Ng", "", ""),
-        ("Ox", "", "CEO"),
+    assert header[-3:] == ["Website", "Job title", "Phone (extra)"]
+    assert len(set(header)) == len(header)
+    assert [(r[1], r[4], r[-3], r[-2], r[-1]) for r in rows] == [
+        ("Lee", "", "acme.example", "Buyer", ""),
+        ("Ng", "07700 900001", "", "", "07700 900002"),
+        ("Ox", "", "", "CEO", ""),
     ]
     # What was exported imports again, extra fields and all (as new leads in
     # an empty floor they would be; here every one is a known duplicate).

@@ -9,6 +9,7 @@ so every view — and, through the database, every rep's desk — catches up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -149,6 +150,7 @@ class LeadsTab(QWidget):
         self.export_button = QPushButton(self.export_action.text().removesuffix(" leads…") + "…")
         self.export_button.setToolTip(self.export_action.toolTip())
         self._export: ExportJob | None = None
+        self._import_dialog: ImportDialog | None = None
         self.selection_label = QLabel()
         # "Select all 1,234 matching": Ctrl+A selects the rows loaded so far only.
         self.select_all_link = QLabel()
@@ -259,6 +261,8 @@ class LeadsTab(QWidget):
     def set_choices(self, choices: FilterChoices) -> None:
         self._choices = choices
         self.filters.set_choices(choices.pools, choices.people, choices.sources)
+        if self._import_dialog is not None and self._import_dialog.isVisible():
+            self._import_dialog.set_pools(choices.pools)
 
     def set_held(self, held: Mapping[int, int]) -> None:
         """Current leads per person (from the team panel), shown in the assign dialog."""
@@ -440,8 +444,9 @@ class LeadsTab(QWidget):
 
     def import_leads(self) -> ImportDialog:
         """The import dialog: a file into a pool, with its report."""
-        pools = self._choices.pools if self._choices else ()
+        pools = self._choices.pools if self._choices else None  # None: still being read
         dialog = ImportDialog(self._context, pools, self, start_dir=self._folder())
+        self._import_dialog = dialog
         self.open_dialog = dialog
         dialog.file_edit.textChanged.connect(lambda text: self._remember_folder(Path(text)))
         dialog.imported.connect(self._on_imported)
@@ -453,12 +458,23 @@ class LeadsTab(QWidget):
         self.changed.emit()
 
     def export_leads(self) -> None:
-        default = Path(self._folder()) / f"leads-{date.today():%Y-%m-%d}.csv"
+        default = Path(self._folder()) / f"{self._export_name()}-{date.today():%Y-%m-%d}.csv"
         path, _ = QFileDialog.getSaveFileName(
             self, "Export leads", str(default), "CSV files (*.csv)"
         )
         if path:
             self.export_to(Path(path) if path.lower().endswith(".csv") else Path(path + ".csv"))
+
+    def _export_name(self) -> str:
+        """The file's name says what is in it: the pool, the owner, or just leads."""
+        filters, choices = self.model.filters, self._choices
+        words = ["leads"]
+        if choices is not None:
+            pools = {p.id: p.name for p in choices.pools}
+            people = {u.id: u.display_name for u in choices.people}
+            named = [pools.get(filters.pool_id or 0, ""), people.get(filters.owner_id or 0, "")]
+            words = [w for w in named if w] or words
+        return "-".join(re.sub(r"\W+", "-", w).strip("-").lower() for w in words)
 
     def export_to(self, path: Path) -> ExportJob | None:
         """Write what the table shows (filters and order) to ``path``."""

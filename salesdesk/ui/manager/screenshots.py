@@ -46,7 +46,8 @@ def grab(widget: QWidget, path: Path) -> Path:
 
 
 # A trade show's export as a manager gets it: its own column names, one bad
-# email, one visitor who came twice and one lead the floor already has ({known}).
+# email, one visitor who came twice, one lead the floor already has ({known})
+# and one with no way to reach them.
 TRADE_SHOW_CSV = """First Name,Last Name,Company,Email Address,Mobile,Job Title,Badge scanned by
 Priya,Shah,Northwind Traders,priya.shah@northwind.example,+44 7700 900101,Head of IT,Sam
 Tom,Berg,Fabrikam,tom.berg@fabrikam.example,+44 7700 900102,Buyer,Sam
@@ -55,6 +56,7 @@ Marc,Petit,Litware,marc.petit@litware.example,+33 6 12 34 56 78,Operations,Jo
 Priya,Shah,Northwind Traders,priya.shah@northwind.example,,Head of IT,Jo
 Ines,Costa,Proseware,ines.costa@proseware.example,+351 912 345 678,Owner,Sam
 Known,Lead,,{known},,,Sam
+Ravi,Nair,Tailspin Toys,,,Intern,Jo
 Owen,Hale,Coho Winery,owen.hale@coho.example,+44 7700 900108,Sales lead,Jo
 """
 

@@ -58,10 +58,11 @@ def test_a_manager_checks_the_columns_imports_and_reads_every_row_left_out(qtbot
         tmp_path / "trade-show.csv",
         "Name,E-mail,Mobile number here,Notes",
         "Ann Lee,ann@example.com,07700 900001,met at stand",
-        "Bo Ng,not-an-email,07700 900002,",
+        "Bo Ng,not-an-email,,",
         "Cy Ox,known@example.com,,",
         "Di Poe,di@example.com,07700 900001,",
         "Ed Roe,ed@example.com,07700 900005,",
+        "Fay Lim,fay@example.com,12,",
     )
     dialog = open_dialog(qtbot, view, path)
     table = dialog.columns
@@ -74,12 +75,12 @@ def test_a_manager_checks_the_columns_imports_and_reads_every_row_left_out(qtbot
     assert table.item(0, 1).text() == "Ann Lee · Bo Ng · Cy Ox"
     assert [dialog.field_of(r) for r in range(4)] == ["name", "email", "custom", "custom"]
     assert table.cellWidget(0, 2).currentText() == FIELD_WORDS["name"]
-    assert dialog.file_info.text().startswith("Read as UTF-8, comma-separated: 5 lines after")
+    assert dialog.file_info.text().startswith("Read as UTF-8, comma-separated: 6 lines after")
     assert dialog.import_button.isEnabled() and not dialog.problem.isVisible()
 
     dialog.set_field("Mobile number here", "phone")
     dialog.set_field("Notes", "ignore")
-    assert dialog.mapping() == {"Mobile number here": "phone", "Notes": "ignore"}
+    assert dialog.chosen_columns() == {2: "phone", 3: "ignore"}
     dialog.pool.setCurrentIndex(dialog.pool.findText("Webinar"))
     assert dialog.pool_note.text() == "Reps take these leads with Next."
     dialog.source.setText("Trade show")
@@ -87,25 +88,30 @@ def test_a_manager_checks_the_columns_imports_and_reads_every_row_left_out(qtbot
     qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10_000)
 
     assert dialog.headline.text() == (
-        "Imported 2 leads into Webinar. 2 rows were skipped as duplicates and 1 row was "
-        "rejected; each is listed below with its line."
+        "Imported 3 leads into Webinar. 2 rows were skipped as duplicates, 1 row was "
+        "rejected and 1 lead went in with a value set aside; each is listed below with its line."
     )
     assert dialog.report.toPlainText().splitlines() == [
         'line 3: rejected: invalid email "not-an-email"',
         "line 4: skipped: email already in SalesDesk",
         "line 5: skipped: same phone as line 2",
+        'line 7: went in, but invalid phone number "12": kept as the extra field '
+        '"Mobile number here"',
     ]
     assert dialog.close_button.text() == "Close" and dialog.save_button.isVisible()
     report = tmp_path / "report.txt"
     dialog.save_report_to(report)
-    assert report.read_text().splitlines()[2] == 'line 3: rejected: invalid email "not-an-email"'
+    saved = report.read_text().splitlines()
+    assert saved[0].startswith(f"Import of {path} at ")
+    assert saved[3] == 'line 3: rejected: invalid email "not-an-email"'
+    assert dialog.saved_note.text() == f"Saved to {report}"
 
     # The table reads again from the top: the new leads are there, from their pool.
     settle(qtbot, view)
     model = view.leads.model
     rows = [model.lead_at(r) for r in range(model.rowCount())]
     imported = {r.email: r for r in rows if r.source == "Trade show"}
-    assert set(imported) == {"ann@example.com", "ed@example.com"}
+    assert set(imported) == {"ann@example.com", "ed@example.com", "fay@example.com"}
     assert imported["ann@example.com"].pool_name == "Webinar"
     assert imported["ann@example.com"].phone == "07700 900001"
 
@@ -165,6 +171,7 @@ def test_export_writes_what_the_table_shows_in_its_order(qtbot, view, tmp_path):
     tab.model.set_filters(LeadFilter(pool_id=view.inbound_id))
     settle(qtbot, view)
     shown = [tab.model.lead_at(r).email for r in range(tab.model.rowCount())]
+    assert tab._export_name() == "inbound"  # the file name offered says what is in it
     messages = []
     tab.message.connect(lambda text, level: messages.append((text, level)))
     path = tmp_path / "inbound.csv"
@@ -237,3 +244,75 @@ def test_a_leads_extra_imported_fields_show_in_the_managers_pane(qtbot, view):
         "Job title",
         "Buyer",
     ]
+
+
+def test_the_report_groups_runs_of_lines_for_one_reason_and_counts_stopped_imports_fully():
+    from salesdesk.services.importing import ImportSummary, RejectedRow
+    from salesdesk.ui.manager.import_dialog import describe_summary, report_lines
+
+    known = tuple(RejectedRow(n, "email already in SalesDesk") for n in range(2, 9002))
+    summary = ImportSummary(
+        imported=0,
+        duplicate_rows=(*known, RejectedRow(9003, "email already in SalesDesk")),
+        rejected=(RejectedRow(9002, "no email or phone"),),
+        lines=20_000,
+        stopped_at=9_003,
+    )
+    assert report_lines(summary) == [
+        "lines 2-9,001: skipped: email already in SalesDesk (9,000 rows)",
+        "line 9002: rejected: no email or phone",
+        "line 9003: skipped: email already in SalesDesk",
+    ]
+    assert describe_summary(summary, "Inbound") == (
+        "Stopped at line 9,003 of 20,001: 0 leads went into Inbound. 9,001 rows were skipped "
+        "as duplicates and 1 row was rejected; each is listed below with its line. Import the "
+        "same file again to add the rest; the leads already in are skipped as duplicates."
+    )
+    one = ImportSummary(1, (RejectedRow(3, "same email as line 2"),), ())
+    assert describe_summary(one, "Inbound") == (
+        "Imported 1 lead into Inbound. 1 row was skipped as a duplicate; it is listed below "
+        "with its line."
+    )
+
+
+def test_pools_that_arrive_after_the_dialog_opened_fill_its_choice(qtbot, view, tmp_path):
+    from salesdesk.ui.manager.import_dialog import ImportDialog
+
+    dialog = ImportDialog(view._context, None, view)
+    qtbot.addWidget(dialog)
+    assert dialog.pool.count() == 0 and dialog.pool_note.text() == "Reading the pools…"
+    dialog.open_file(write_csv(tmp_path / "a.csv", "Email", "a@example.com"))
+    qtbot.waitUntil(lambda: dialog.columns.rowCount() == 1, timeout=5000)
+    assert not dialog.import_button.isEnabled()
+    dialog.set_pools(view.leads._choices.pools)
+    assert [dialog.pool.itemText(i) for i in range(dialog.pool.count())] == ["Inbound", "Webinar"]
+    assert dialog.import_button.isEnabled()
+
+
+def test_two_columns_with_one_heading_keep_their_own_choices(qtbot, view, tmp_path):
+    path = write_csv(
+        tmp_path / "two.csv",
+        "Email,Phone,Phone",
+        "two@example.com,07700 900001,07700 900002",
+    )
+    dialog = open_dialog(qtbot, view, path)
+    dialog.set_field("Phone", "ignore", nth=1)
+    assert [dialog.field_of(r) for r in range(3)] == ["email", "phone", "ignore"]
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10_000)
+    settle(qtbot, view)
+    model = view.leads.model
+    [row] = [
+        model.lead_at(r)
+        for r in range(model.rowCount())
+        if model.lead_at(r).email == "two@example.com"
+    ]
+    assert row.phone == "07700 900001"
+
+
+def test_a_file_with_column_names_only_has_nothing_to_import(qtbot, view, tmp_path):
+    dialog = open_dialog(qtbot, view, write_csv(tmp_path / "empty.csv", "Email,Name"))
+    assert dialog.problem.text() == (
+        "The file has column names but no rows under them: there is nothing to add."
+    )
+    assert not dialog.import_button.isEnabled()
