@@ -573,7 +573,7 @@ def _to_row(
     width = plan.width
     if len(cells) != width:
         if cells and cells[0] == UNREADABLE:
-            raise _RowError(f"cannot be read ({cells[1]})")
+            raise _RowError(_unreadable(cells[1]))
         if len(cells) > width and not any(c.strip() for c in cells[width:]):
             cells = cells[:width]  # trailing empty fields, as some exporters write
         elif plan.named_width <= len(cells) < width:
@@ -581,8 +581,10 @@ def _to_row(
         elif not any(c.strip() for c in cells):
             return None
         else:
-            fields = f"{len(cells)} field" + ("" if len(cells) == 1 else "s")
-            reason = f"has {fields}, the header has {width}"
+            values = f"{len(cells)} value" + ("" if len(cells) == 1 else "s")
+            reason = f"has {values} but the file has {width} columns"
+            if len(cells) > width:
+                reason += " (a value with a comma in it needs quotes around it)"
             if end > line:
                 reason += f" (a quote may be missing: the row runs on to line {end})"
             raise _RowError(reason)
@@ -665,6 +667,13 @@ def _values_of_several(cells: list[str], plan: _Plan, custom: dict[str, str]) ->
                 chosen = value
         values[name] = chosen
     return [values.get(name, "") for name in FIELDS]
+
+
+def _unreadable(why: str) -> str:
+    """The reader's refusal of a record, in words."""
+    if "field larger than field limit" in why:
+        return "holds a value too long to read (over 128,000 characters: a quote left open?)"
+    return f"cannot be read ({why})"
 
 
 def _plain_email(value: str) -> str:

@@ -319,15 +319,21 @@ def test_bad_rows_are_reported_by_line_while_good_rows_go_in(db, pool):
         "Phoney,,12,",  # 13
         f"{'x' * 121},long@example.com,,",  # 14
         "Huge,huge@example.com,,99999999999",  # 15
+        "Doe, John,doe@example.com,,1",  # 16: a comma in a name without quotes
     )
     summary = run(db, data)
     assert summary.rejected == (
         RejectedRow(3, 'invalid email "not-an-email"'),
         RejectedRow(6, "no email or phone"),
         RejectedRow(9, 'invalid email "also-bad"'),
-        RejectedRow(11, "has 2 fields, the header has 4"),
+        RejectedRow(11, "has 2 values but the file has 4 columns"),
         RejectedRow(13, 'invalid phone number "12"'),
         RejectedRow(14, "first name is longer than 120 characters"),
+        RejectedRow(
+            16,
+            "has 5 values but the file has 4 columns (a value with a comma in it needs quotes "
+            "around it)",
+        ),
     )
     # A score that is not a whole number does not cost the lead: it goes in,
     # and the value is kept where the manager can see it.
@@ -357,7 +363,7 @@ def test_an_unclosed_quote_is_reported_where_it_starts_and_the_rows_before_go_in
     assert summary.imported == 1
     assert summary.rejected == (
         RejectedRow(
-            3, "has 1 field, the header has 2 (a quote may be missing: the row runs on to line 5)"
+            3, "has 1 value but the file has 2 columns (a quote may be missing: the row runs on to line 5)"
         ),
     )
 
@@ -372,7 +378,7 @@ def test_a_header_ending_in_a_delimiter_does_not_make_every_row_short(db, pool):
     data = csv_bytes("Email,Name,", "a@example.com,A", "b@example.com,B,", "c@example.com")
     summary = run(db, data)
     assert summary.imported == 2
-    assert summary.rejected == (RejectedRow(4, "has 1 field, the header has 3"),)
+    assert summary.rejected == (RejectedRow(4, "has 1 value but the file has 3 columns"),)
 
 
 def test_old_mac_line_endings_count_lines_too(db, pool):
@@ -463,7 +469,7 @@ def test_a_quote_left_open_is_reported_instead_of_swallowing_the_rows_after_it(d
             "a quote is not closed: lines 3-5 were read as one row (close the quote and "
             "import the file again)",
         ),
-        RejectedRow(6, "has 1 field, the header has 3"),
+        RejectedRow(6, "has 1 value but the file has 3 columns"),
     )
     assert [r["first_name"] for r in stored(db)] == ["Ann", "Ed"]
     assert stored(db)[1]["custom"] == {"Address": "3 Mill Lane\r\nFlat 4"}
