@@ -18,11 +18,12 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, Pool
+from salesdesk.models import Lead, LeadStatus, Pool
 from salesdesk.services.auth import MANAGERS, require
 from salesdesk.services.errors import NotFoundError
 from salesdesk.services.leads import LeadValues, insert_lead_values
 from salesdesk.services.records import Actor
+from salesdesk.services.routing import PUSH_ROUTINGS
 from salesdesk.services.rules import load_rules
 from salesdesk.services.sql_lists import among
 
@@ -65,19 +66,21 @@ def store_batch(
     batch: list[LeadValues],
     lines: list[int],
     seen: Seen,
-) -> tuple[int, list[Duplicate]]:
+) -> tuple[int, list[Duplicate], int]:
     """Insert the batch's new leads in one transaction.
 
     ``lines`` are the rows' lines in the file. Returns how many leads were
-    added and, for each row skipped, its line and why (``email already in
-    SalesDesk``, ``same phone as line 12``).
+    added; for each row skipped, its line and why (``email already in
+    SalesDesk``, ``same phone as line 12``); and how many of the new leads a
+    round-robin or weighted pool handed to its members at once.
     """
     with db.write() as session, _page_cache_for_batch(session):
         if actor is not None:
             require(session, actor, MANAGERS)
         if db.dialect == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK_KEY)))
-        if session.get(Pool, pool_id) is None:
+        pool = session.get(Pool, pool_id)
+        if pool is None:
             raise NotFoundError("The pool was deleted during the import; the rest was not added.")
         known_emails, known_phones = _known_keys(session, batch, seen)
         emails, phones = seen.emails, seen.phones
@@ -95,10 +98,24 @@ def store_batch(
                 emails[email] = line
             if phone:
                 phones[phone] = line
+        routed = 0
         if fresh:
             actor_id = actor.id if actor is not None else None
-            insert_lead_values(session, fresh, pool_id, db.now(), load_rules(session), actor_id)
-        return len(fresh), skipped
+            ids = insert_lead_values(
+                session, fresh, pool_id, db.now(), load_rules(session), actor_id
+            )
+            if pool.active and pool.routing in PUSH_ROUTINGS:
+                routed = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(Lead)
+                        .where(
+                            among(Lead.id, ids, db.dialect), Lead.status != LeadStatus.POOL.value
+                        )
+                    )
+                    or 0
+                )
+        return len(fresh), skipped, routed
 
 
 def _why_duplicate(email: str | None, phone: str | None, seen: Seen, known_emails: set[str]) -> str:

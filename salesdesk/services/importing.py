@@ -141,6 +141,7 @@ class ImportSummary:
     stopped_at: int | None = None
     kept_aside: tuple[RejectedRow, ...] = ()
     header_line: int = 1
+    routed: int = 0  # of the leads imported, how many a push pool gave its members at once
 
     @property
     def duplicates(self) -> int:
@@ -279,10 +280,13 @@ def import_rows(
     total_lines = parsed.line_count
     stopped_at: int | None = None
 
+    routed = 0
+
     def store() -> None:
-        nonlocal imported
-        added, skipped = import_batches.store_batch(db, actor, pool_id, batch, lines, seen)
+        nonlocal imported, routed
+        added, skipped, pushed = import_batches.store_batch(db, actor, pool_id, batch, lines, seen)
         imported += added
+        routed += pushed
         duplicates.extend(RejectedRow(line, reason) for line, reason in skipped)
 
     for line, cells, end in parsed.records:
@@ -322,6 +326,7 @@ def import_rows(
         stopped_at=stopped_at,
         kept_aside=tuple(kept_aside),
         header_line=parsed.header_line,
+        routed=routed,
     )
 
 
@@ -548,6 +553,7 @@ def _unwrap(cell: str) -> str:
     return cell
 
 
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _FORMULA_SIGNS = "=+-@\t\r"
 _PROTECTED = "='"  # the first characters _unwrap may change
 # A phone number a spreadsheet rounded into scientific notation (7.7009E+09).
@@ -581,10 +587,11 @@ def _to_row(
         elif not any(c.strip() for c in cells):
             return None
         else:
-            values = f"{len(cells)} value" + ("" if len(cells) == 1 else "s")
-            reason = f"has {values} but the file has {width} columns"
+            count = f"{len(cells)} value" + ("" if len(cells) == 1 else "s")
+            reason = f"has {count} but the file has {width} columns"
             if len(cells) > width:
-                reason += " (a value with a comma in it needs quotes around it)"
+                sign = _DELIMITER_NAMES.get(plan.delimiter, "separator")
+                reason += f" (a value with a {sign} in it needs quotes around it)"
             if end > line:
                 reason += f" (a quote may be missing: the row runs on to line {end})"
             raise _RowError(reason)

@@ -363,7 +363,9 @@ def test_an_unclosed_quote_is_reported_where_it_starts_and_the_rows_before_go_in
     assert summary.imported == 1
     assert summary.rejected == (
         RejectedRow(
-            3, "has 1 value but the file has 2 columns (a quote may be missing: the row runs on to line 5)"
+            3,
+            "has 1 value but the file has 2 columns (a quote may be missing: the row runs on "
+            "to line 5)",
         ),
     )
 

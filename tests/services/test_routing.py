@@ -33,6 +33,17 @@ def test_leads_imported_into_a_round_robin_pool_are_routed_by_the_pool_not_the_i
     assert owners == {"Alice", "Bob"}
 
 
+def test_the_import_says_how_many_leads_went_straight_to_the_members(db, floor):
+    alice, bob = floor.rep("alice", cap=1), floor.rep("bob", cap=1)
+    floor.pool("Webinar", routing=Routing.ROUND_ROBIN.value, members=[alice, bob])
+    floor.pool("Inbound")
+    data = b"Email\r\na@example.com\r\nb@example.com\r\nc@example.com\r\n"
+    summary = importing.import_rows(db, floor.manager, data, "Webinar")
+    assert (summary.imported, summary.routed) == (3, 2)  # each rep's cap is 1: one waits
+    again = importing.import_rows(db, floor.manager, b"Email\r\nd@example.com\r\n", "Inbound")
+    assert (again.imported, again.routed) == (1, 0)  # a Next pool hands out nothing itself
+
+
 def test_a_lead_added_to_a_weighted_pool_names_its_routing(db, floor):
     alice = floor.rep("alice")
     pool = floor.pool("Partners", routing=Routing.WEIGHTED.value, members={alice: 3})

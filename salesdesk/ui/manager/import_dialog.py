@@ -83,8 +83,8 @@ def _rows(n: int) -> str:
     return f"{n:,} {'row was' if n == 1 else 'rows were'}"
 
 
-def describe_summary(summary: ImportSummary, pool: str) -> str:
-    """The report's first line: what went in, and what did not."""
+def describe_summary(summary: ImportSummary, pool: str, routing: str = "next") -> str:
+    """The report's first lines: what went in (and, in a push pool, to whom), and what did not."""
     went_in = f"{summary.imported:,} lead{'' if summary.imported == 1 else 's'}"
     left_out = []
     if summary.duplicates == 1:
@@ -110,7 +110,17 @@ def describe_summary(summary: ImportSummary, pool: str) -> str:
             f"{pool}.{listed} Import the same file again to add the rest; the leads already "
             "in are skipped as duplicates."
         )
-    return f"Imported {went_in} into {pool}.{listed}"
+    handed = ""
+    if routing in ("round_robin", "weighted") and summary.imported:
+        waiting = summary.imported - summary.routed
+        if not waiting:
+            handed = " Every one went straight to the pool's members."
+        else:
+            handed = (
+                f" {summary.routed:,} went straight to the pool's members; {waiting:,} wait in "
+                "the pool until a member has room under their cap."
+            )
+    return f"Imported {went_in} into {pool}.{handed}{listed}"
 
 
 def report_lines(summary: ImportSummary) -> list[str]:
@@ -459,7 +469,7 @@ class ImportDialog(QDialog):
             progress=progress.report,
             should_stop=progress.stop_requested,
             columns=self.chosen_columns() or None,
-            on_done=lambda summary: self._on_imported(summary, pool.name),
+            on_done=lambda summary: self._on_imported(summary, pool),
             on_error=self._on_import_failed,
             owner=self,
         )
@@ -489,11 +499,11 @@ class ImportDialog(QDialog):
         self.close_button.setEnabled(True)
         return wrote
 
-    def _on_imported(self, summary: ImportSummary, pool: str) -> None:
+    def _on_imported(self, summary: ImportSummary, pool: PoolRow) -> None:
         self._finish()
         self.summary = summary
         self.close_button.setText("Close")
-        self.headline.setText(describe_summary(summary, pool))
+        self.headline.setText(describe_summary(summary, pool.name, pool.routing))
         self.headline.show()
         lines = report_lines(summary)
         self.report.setPlainText("\n".join(lines))

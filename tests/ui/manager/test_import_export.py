@@ -268,6 +268,11 @@ def test_the_report_groups_runs_of_lines_for_one_reason_and_counts_stopped_impor
         "as duplicates and 1 row was rejected; each is listed below with its line. Import the "
         "same file again to add the rest; the leads already in are skipped as duplicates."
     )
+    pushed = ImportSummary(2_000, (), (), routed=45)
+    assert describe_summary(pushed, "Webinar", "round_robin") == (
+        "Imported 2,000 leads into Webinar. 45 went straight to the pool's members; 1,955 wait "
+        "in the pool until a member has room under their cap."
+    )
     one = ImportSummary(1, (RejectedRow(3, "same email as line 2"),), ())
     assert describe_summary(one, "Inbound") == (
         "Imported 1 lead into Inbound. 1 row was skipped as a duplicate; it is listed below "
