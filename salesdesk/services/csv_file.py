@@ -64,6 +64,7 @@ _SIGNATURES = (
 
 
 HEADER_SEARCH = 10  # records looked at for the line of column names
+HEADER_LINES = 5  # lines looked at for the separator (a title may come first)
 
 
 def read_table(data: bytes, is_heading: Callable[[str], bool] | None = None) -> ParsedFile:
@@ -93,7 +94,10 @@ def read_table(data: bytes, is_heading: Callable[[str], bool] | None = None) -> 
     if not ahead:  # only delimiters and quotes
         raise ImportFileError("The file is empty.")
     chosen = 0
-    if is_heading is not None and not any(is_heading(c) for c in ahead[0][1]):
+    first = [c for c in ahead[0][1] if c.strip()]
+    if is_heading is not None and len(first) <= 1 and not any(map(is_heading, first)):
+        # A title on a line of its own ("Trade show leads - March"): the column
+        # names are the first line after it with two names the import knows.
         chosen = next(
             (i for i, (_, cells, _) in enumerate(ahead) if sum(map(is_heading, cells)) >= 2), 0
         )
@@ -159,11 +163,11 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
-    """A UTF-8 file with a few lines in Windows-1252 (pasted in from elsewhere), line by line.
+    """A file of UTF-8 and Windows-1252 lines (pasted in from elsewhere), line by line.
 
-    None when the file is not mostly UTF-8: as many lines or more fail as
-    UTF-8 as hold accents that read as UTF-8, so the whole file is read as
-    Windows-1252 instead.
+    A line with accents that reads as UTF-8 is UTF-8 (Windows-1252 text almost
+    never does); the others are Windows-1252. None when no line holds UTF-8
+    accents: the file is plain Windows-1252.
     """
     lines: list[str] = []
     utf8 = other = 0
@@ -174,7 +178,7 @@ def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
         except UnicodeDecodeError:
             lines.append(raw.decode("cp1252", errors="replace"))
             other += 1
-    if utf8 <= other:
+    if not utf8:
         return None
     return "\n".join(lines), f"UTF-8 ({other} line{'' if other == 1 else 's'} in Windows-1252)"
 
@@ -188,7 +192,13 @@ def detect_delimiter(text: str) -> str:
     sample = text[:SAMPLE_CHARS]
     if len(text) > SAMPLE_CHARS and "\n" in sample:
         sample = sample[: sample.rindex("\n") + 1]
-    header_line = next((ln for ln in sample.splitlines() if ln.strip()), "")
+    # The line of column names: the first with the most separators among the
+    # first few (a title above it has none, or a comma or two).
+    first_lines = [ln for ln in sample.splitlines() if ln.strip()][:HEADER_LINES]
+    header_line = max(
+        first_lines or [""],
+        key=lambda ln: max(_count_outside_quotes(ln, d) for d in DELIMITERS),
+    )
     counts = {d: _count_outside_quotes(header_line, d) for d in DELIMITERS}
     try:
         sniffed: str | None = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter

@@ -360,19 +360,25 @@ def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> Impor
     parsed = read_table(data, is_heading=_is_heading)
     plan = _plan_columns(parsed.header, mapping or {}, source_given=False, need_contact=False)
     samples: list[list[str]] = [[] for _ in plan.described]
-    for read, (_line, cells, _end) in enumerate(parsed.records):
-        if read >= SAMPLE_ROWS:
+    filled = 0  # rows with anything in them, among those read
+    read = 0
+    for read, (_line, cells, _end) in enumerate(parsed.records, start=1):
+        if read > SAMPLE_ROWS:
             break
+        filled += any(c.strip() for c in cells)
         for index, cell in enumerate(cells[: len(samples)]):
             value = _unwrap(cell.strip())
             if value and len(samples[index]) < 3:
                 samples[index].append(value)
+    lines = max(0, parsed.line_count - parsed.header_line)
+    if read <= SAMPLE_ROWS and not filled:  # the whole file was read: no row holds anything
+        lines = 0
     return ImportPreview(
         columns=tuple(
             ColumnPreview(heading, target, tuple(values))
             for (heading, target), values in zip(plan.described, samples, strict=True)
         ),
-        lines=max(0, parsed.line_count - parsed.header_line),
+        lines=lines,
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
         problem=_missing_contact(plan, parsed.header),
@@ -553,6 +559,7 @@ def _unwrap(cell: str) -> str:
     return cell
 
 
+_CONTACT_LIKE = re.compile(r"@|\d[\d ()./-]{4,}\d")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _FORMULA_SIGNS = "=+-@\t\r"
 _PROTECTED = "='"  # the first characters _unwrap may change
@@ -597,6 +604,7 @@ def _to_row(
             raise _RowError(reason)
     if end > line:
         _refuse_runaway_quote(cells, plan, line, end)
+    aside: list[RejectedRow] = []  # notes of this row, kept only if the row goes in
     custom: dict[str, str] = {}
     if plan.pick is not None:
         cells.append("")  # what a field without a column reads
@@ -620,8 +628,14 @@ def _to_row(
         custom.setdefault(_heading_of(plan, plan.columns["name"][0]), full)
     if email and (email[-1] == ">" or email[:7].lower() == "mailto:"):
         email = _plain_email(email)
+    if email and len(email) <= 7 and email.casefold() in _PLACEHOLDERS:
+        email = ""
+    if phone and len(phone) <= 7 and phone.casefold() in _PLACEHOLDERS:
+        phone = ""
     if not (email or phone):
         raise _RowError("no email or phone")
+    if len(row_source) > _MAX_SOURCE or len(company) > _MAX_COMPANY:
+        row_source, company = _shorten(row_source, company, plan, custom, line, aside)
     row_source = row_source or source
     if (
         len(first) > _MAX_FIRST
@@ -632,14 +646,16 @@ def _to_row(
         or len(row_source) > _MAX_SOURCE
     ):
         _refuse_long(first, last, company, email, phone, row_source)
-    score_value = _whole_or_aside(score, "score", plan, custom, line, notes) if score else 0
+    score_value = _whole_or_aside(score, "score", plan, custom, line, aside) if score else 0
     priority_value = (
-        _whole_or_aside(priority, "priority", plan, custom, line, notes) if priority else 0
+        _whole_or_aside(priority, "priority", plan, custom, line, aside) if priority else 0
     )
     digits = phone_digits(phone) if phone else ""
     bad = malformed_contact(email, digits, phone)  # as leads.check_new_lead
     if bad is not None or (phone and _ROUNDED.match(phone)):
-        email, phone, digits = _usable_contact(email, phone, digits, plan, custom, line, notes)
+        email, phone, digits = _usable_contact(email, phone, digits, plan, custom, line, aside)
+    if aside:
+        notes.extend(aside)
     return (
         first,
         last,
@@ -658,22 +674,54 @@ def _to_row(
 def _values_of_several(cells: list[str], plan: _Plan, custom: dict[str, str]) -> list[str]:
     """The values of FIELDS when a field has several columns (Phone and Mobile).
 
-    The first non-empty one is the field's; the others go to ``custom``.
+    The first usable one is the field's (for an email or a phone, the first
+    well-formed one, so "n/a" in Phone does not hide a number in Mobile); the
+    others go to ``custom``, each under a name of its own.
     """
     values: dict[str, str] = {}
     for name, i in plan.single:
         value = cells[i].strip()
-        values[name] = _unwrap(value) if value[:1] == "=" else value
+        values[name] = _unwrap(value) if value[:1] in _PROTECTED else value
     for name, indexes in plan.multiple:
-        chosen = ""
-        for i in indexes:
-            value = _unwrap(cells[i].strip())
-            if value and chosen:  # a second phone (Phone and Mobile): keep it too
-                custom[_heading_of(plan, i)] = value
-            elif value:
-                chosen = value
-        values[name] = chosen
+        given = [
+            (i, v)
+            for i in indexes
+            if (v := _unwrap(cells[i].strip())) and v.casefold() not in _PLACEHOLDERS
+        ]
+        if not given:
+            values[name] = ""
+            continue
+        chosen = next((pair for pair in given if _usable(name, pair[1])), given[0])
+        values[name] = chosen[1]
+        for i, value in given:
+            if (i, value) != chosen:  # a second phone (Phone and Mobile): keep it too
+                custom[_free_name(custom, _heading_of(plan, i))] = value
     return [values.get(name, "") for name in FIELDS]
+
+
+_PLACEHOLDERS = frozenset({"n/a", "na", "-", "--", "—", "none", "null", "unknown", "0", "?"})
+
+
+def _usable(field_name: str, value: str) -> bool:
+    """Whether a value can stand as the lead's email or phone (any other field: yes)."""
+    if value.casefold() in _PLACEHOLDERS:
+        return False
+    if field_name == "email":
+        return malformed_contact(_plain_email(value), "", "") is None
+    if field_name == "phone":
+        digits = phone_digits(value)
+        return malformed_contact("", digits, value) is None and not _ROUNDED.match(value)
+    return True
+
+
+def _free_name(custom: dict[str, str], name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)`` … if an extra field already has it."""
+    if name not in custom:
+        return name
+    n = 2
+    while f"{name} ({n})" in custom:
+        n += 1
+    return f"{name} ({n})"
 
 
 def _unreadable(why: str) -> str:
@@ -730,6 +778,25 @@ def _usable_contact(
     return keep_email, keep_phone, digits
 
 
+def _shorten(
+    source: str,
+    company: str,
+    plan: _Plan,
+    custom: dict[str, str],
+    line: int,
+    notes: list[RejectedRow],
+) -> tuple[str, str]:
+    """A source or company too long for its column: cut, with the whole text kept aside."""
+    for name, value, limit in (
+        ("source", source, _MAX_SOURCE),
+        ("company", company, _MAX_COMPANY),
+    ):
+        if len(value) > limit and name in plan.columns:
+            reason = f"{name} is longer than {limit} characters"
+            _keep_aside(value, name, reason, plan, custom, line, notes)
+    return source[:_MAX_SOURCE], company[:_MAX_COMPANY]
+
+
 def _whole_or_aside(
     text: str, label: str, plan: _Plan, custom: dict[str, str], line: int, notes: list[RejectedRow]
 ) -> int:
@@ -750,8 +817,12 @@ def _keep_aside(
     line: int,
     notes: list[RejectedRow],
 ) -> None:
-    heading = _heading_of(plan, plan.columns[field_name][0])
+    heading = _free_name(custom, _heading_of(plan, plan.columns[field_name][0]))
+    # First among the extra fields, so the rep sees it even when a file has many.
+    others = list(custom.items())
+    custom.clear()
     custom[heading] = value
+    custom.update(others)
     notes.append(RejectedRow(line, f'{reason}: kept as the extra field "{heading}"'))
 
 
@@ -768,7 +839,9 @@ def _refuse_runaway_quote(cells: list[str], plan: _Plan, line: int, end: int) ->
         if "\n" not in cell and "\r" not in cell:
             continue
         for piece in cell.splitlines()[1:]:
-            if piece.count(plan.delimiter) >= plan.width - 1:
+            # A row of its own: as many separators as the file has, and a way to
+            # reach someone (an email or a phone number), which a note's line lacks.
+            if piece.count(plan.delimiter) >= plan.width - 1 and _CONTACT_LIKE.search(piece):
                 raise _RowError(
                     f"a quote is not closed: lines {line}-{end} were read as one row "
                     "(close the quote and import the file again)"

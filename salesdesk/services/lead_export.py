@@ -35,6 +35,7 @@ from sqlalchemy import Text, cast, select
 from salesdesk.db import Database
 from salesdesk.models import Lead
 from salesdesk.services.errors import ExportFileError
+from salesdesk.services.import_headings import normalise
 from salesdesk.services.lead_table import STATUS_WORDS, LeadFilter, walk_leads
 from salesdesk.services.records import Actor, LeadRow
 from salesdesk.services.sql_lists import among
@@ -216,7 +217,8 @@ def _add_extra_columns(part: Path, customs: Any, extra: list[str]) -> None:
             reader, writer = csv.reader(standard), csv.writer(out)
             # An extra field named like a standard column ("Phone" from a second
             # phone column) gets a name of its own, so no heading is there twice.
-            named = [f"{name} (extra)" if name in HEADINGS else name for name in extra]
+            heading_keys = {normalise(h) for h in HEADINGS}
+            named = [f"{n} (extra)" if normalise(n) in heading_keys else n for n in extra]
             writer.writerow([*next(reader), *(safe_cell(name) for name in named)])
             blank = [""] * len(extra)
             waiting = _numbered(customs)

@@ -510,6 +510,93 @@ def test_a_utf8_file_with_a_few_windows_lines_reads_each_line_right(db, pool):
     assert names == ["José Müller", "Zoë Ñandú", "Inês Gonçalves"]
 
 
+def test_with_two_phone_columns_the_first_usable_number_is_the_leads(db, pool):
+    data = csv_bytes(
+        "First Name,Email,Phone,Mobile",
+        "'+Tom,,n/a,+44 7700 900031",  # a placeholder, then a number
+        "Una,,ask reception,+44 7700 900032",  # words, then a number
+        "Vic,,+44 7700 900033,+44 7700 900034",  # two numbers: the first, the other kept
+    )
+    summary = run(db, data)
+    assert (summary.imported, summary.rejected, summary.kept_aside) == (3, (), ())
+    rows = stored(db)
+    assert [(r["first_name"], r["phone"], r["custom"]) for r in rows] == [
+        ("+Tom", "+44 7700 900031", {}),
+        ("Una", "+44 7700 900032", {"Phone": "ask reception"}),
+        ("Vic", "+44 7700 900033", {"Mobile": "+44 7700 900034"}),
+    ]
+
+
+def test_placeholders_are_empty_and_notes_come_only_with_a_lead_that_went_in(db, pool):
+    long_source = "Spring trade show at the exhibition centre hall 4 stand 17 " * 2
+    data = csv_bytes(
+        "Email,Phone,Score,Priority,Lead Source",
+        "n/a,-,,,",  # 2: nothing to reach them by
+        "bad@@example,N/A,high,low,",  # 3: refused for its email; no note for the rest
+        f"ok@example.com,0,,,{long_source}",  # 4: in, the long source cut and kept whole
+    )
+    summary = run(db, data)
+    assert summary.rejected == (
+        RejectedRow(2, "no email or phone"),
+        RejectedRow(3, 'invalid email "bad@@example"'),
+    )
+    assert summary.kept_aside == (
+        RejectedRow(
+            4, 'source is longer than 80 characters: kept as the extra field "Lead Source"'
+        ),
+    )
+    [lead] = stored(db)
+    assert (lead["phone"], lead["source"]) == (None, long_source[:80])
+    assert lead["custom"] == {"Lead Source": long_source.strip()}
+
+
+def test_a_quoted_note_over_several_lines_is_not_taken_for_a_quote_left_open(db, pool):
+    data = csv_bytes(
+        "Name,Email,Phone,Notes",
+        'Ann Lee,ann@example.com,,"Called, no answer, will try again, Friday',
+        'then emailed, no reply, as agreed"',
+    )
+    summary = run(db, data)
+    assert (summary.imported, summary.rejected) == (1, ())
+
+
+def test_a_title_above_semicolon_separated_column_names(db, pool):
+    data = csv_bytes(
+        "Trade show leads, March 2026",
+        "Vorname;Nachname;E-Mail;Telefon",
+        "Hans;Meier;hans@example.de;+49 151 2345 6789",
+    )
+    preview = importing.preview_rows(data)
+    assert (preview.delimiter, preview.header_line, preview.problem) == (";", 2, None)
+    assert run(db, data).imported == 1
+    assert stored(db)[0]["last_name"] == "Meier"
+
+
+def test_a_first_line_of_unknown_names_is_kept_even_when_data_holds_known_words(db, pool):
+    data = csv_bytes(
+        "Who,Preferred contact,Fallback contact,Address",
+        "Ann Lee,Email,Phone,ann@example.com",
+    )
+    preview = importing.preview_rows(data)
+    assert preview.header_line == 1
+    assert [c.heading for c in preview.columns][0] == "Who"
+
+
+def test_a_file_mostly_in_windows_1252_with_some_utf8_lines_reads_each_right(db, pool):
+    data = (
+        b"Email,Name\r\n"
+        + "jose@example.com,José Müller\r\n".encode()
+        + "zoe@example.com,Zoë Ñandú\r\n".encode()
+        + "ines@example.com,Inês Gonçalves\r\n".encode("cp1252")
+        + "rene@example.com,René Förster\r\n".encode("cp1252")
+        + "ana@example.com,Ana Peña\r\n".encode("cp1252")
+    )
+    summary = run(db, data)
+    assert summary.encoding == "UTF-8 (3 lines in Windows-1252)"
+    names = [r["last_name"] for r in stored(db)]
+    assert names == ["Müller", "Ñandú", "Gonçalves", "Förster", "Peña"]
+
+
 # --- duplicates ------------------------------------------------------------------------
 
 

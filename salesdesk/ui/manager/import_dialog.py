@@ -94,7 +94,7 @@ def describe_summary(summary: ImportSummary, pool: str, routing: str = "next") -
     if summary.rejected:
         left_out.append(f"{_rows(len(summary.rejected))} rejected")
     if summary.kept_aside:
-        n = len(summary.kept_aside)
+        n = len({row.line for row in summary.kept_aside})  # a lead may have two set aside
         left_out.append(f"{n:,} lead{'' if n == 1 else 's'} went in with a value set aside")
     listed = ""
     if left_out:
@@ -529,8 +529,14 @@ class ImportDialog(QDialog):
         self._show_problem(text)
 
     def start_again(self) -> None:
-        """Back to the start, for the next file (the pool and source stay)."""
+        """Back to the start, for the next file (the pool stays; the source was this file's)."""
         self.summary = None
+        self._path = self._preview = None
+        self.file_edit.clear()
+        self.columns.setRowCount(0)
+        self.source.clear()
+        self.file_info.setText("Choose the next file.")
+        self.problem.hide()
         done: tuple[QWidget, ...] = (
             self.headline,
             self.report,

@@ -321,3 +321,22 @@ def test_a_file_with_column_names_only_has_nothing_to_import(qtbot, view, tmp_pa
         "The file has column names but no rows under them: there is nothing to add."
     )
     assert not dialog.import_button.isEnabled()
+
+
+def test_import_another_file_starts_clean_even_when_no_file_is_chosen(
+    qtbot, view, tmp_path, monkeypatch
+):
+    from salesdesk.ui.manager import import_dialog
+
+    dialog = open_dialog(qtbot, view, write_csv(tmp_path / "one.csv", "Email", "one@example.com"))
+    dialog.source.setText("Trade show")
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10_000)
+    monkeypatch.setattr(
+        import_dialog.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: ("", ""))
+    )
+    dialog.again_button.click()  # ... and the file chooser is cancelled
+    assert (dialog.file_edit.text(), dialog.columns.rowCount(), dialog.source.text()) == ("", 0, "")
+    assert dialog.file_info.text() == "Choose the next file."
+    assert dialog.choose_button.isEnabled() and not dialog.import_button.isEnabled()
+    assert not dialog.headline.isVisible() and dialog.close_button.text() == "Cancel"
