@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from salesdesk.models import Lead, LeadEvent, Pool, Routing
-from salesdesk.services import csv_file, importing, leads
+from salesdesk.services import csv_file, import_row, importing, leads
 from salesdesk.services.errors import (
     ImportFileError,
     NotAllowedError,
@@ -838,7 +838,7 @@ def test_rows_are_refused_and_keyed_exactly_as_a_lead_entered_by_hand(db, pool):
     summary = run(db, csv_bytes("Email,Phone", *quoted))
     expected_rejected, expected_aside = [], []
     for line, (email, phone) in enumerate(TRICKY, start=2):
-        email, phone = importing._unwrap(email.strip()), importing._unwrap(phone.strip())
+        email, phone = import_row.unwrap(email.strip()), import_row.unwrap(phone.strip())
         verdicts = {}  # each contact given, on its own, as check_new_lead judges it
         for name, value in (("email", email), ("phone", phone)):
             if value:
