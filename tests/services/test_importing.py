@@ -497,19 +497,6 @@ def test_excel_sep_line_and_a_title_above_the_column_names(db, pool):
     assert (summary.imported, summary.rejected, summary.header_line) == (2, (), 3)
 
 
-def test_a_utf8_file_with_a_few_windows_lines_reads_each_line_right(db, pool):
-    data = (
-        b"Email,Name\r\n"
-        + "jose@example.com,José Müller\r\n".encode()
-        + "zoe@example.com,Zoë Ñandú\r\n".encode()
-        + "ines@example.com,Inês Gonçalves\r\n".encode("cp1252")
-    )
-    summary = run(db, data)
-    assert summary.encoding == "UTF-8 (1 line in Windows-1252)"
-    names = [f"{r['first_name']} {r['last_name']}" for r in stored(db)]
-    assert names == ["José Müller", "Zoë Ñandú", "Inês Gonçalves"]
-
-
 def test_with_two_phone_columns_the_first_usable_number_is_the_leads(db, pool):
     data = csv_bytes(
         "First Name,Email,Phone,Mobile",
@@ -582,19 +569,30 @@ def test_a_first_line_of_unknown_names_is_kept_even_when_data_holds_known_words(
     assert [c.heading for c in preview.columns][0] == "Who"
 
 
-def test_a_file_mostly_in_windows_1252_with_some_utf8_lines_reads_each_right(db, pool):
-    data = (
-        b"Email,Name\r\n"
-        + "jose@example.com,José Müller\r\n".encode()
-        + "zoe@example.com,Zoë Ñandú\r\n".encode()
-        + "ines@example.com,Inês Gonçalves\r\n".encode("cp1252")
-        + "rene@example.com,René Förster\r\n".encode("cp1252")
-        + "ana@example.com,Ana Peña\r\n".encode("cp1252")
+MIXED_NAMES = [
+    ("jose@example.com", "José Müller", "utf-8"),
+    ("zoe@example.com", "Zoë Ñandú", "utf-8"),
+    ("ines@example.com", "Inês Gonçalves", "cp1252"),
+    ("rene@example.com", "René Förster", "cp1252"),
+    ("ana@example.com", "Ana Peña", "cp1252"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "read_as"),
+    [
+        (MIXED_NAMES[:3], "UTF-8 (1 line in Windows-1252)"),  # a few Windows lines pasted in
+        (MIXED_NAMES, "UTF-8 (3 lines in Windows-1252)"),  # mostly Windows, some UTF-8
+    ],
+)
+def test_a_file_of_utf8_and_windows_lines_reads_each_line_right(db, pool, rows, read_as):
+    data = b"Email,Name\r\n" + b"".join(
+        f"{email},{name}\r\n".encode(encoding) for email, name, encoding in rows
     )
     summary = run(db, data)
-    assert summary.encoding == "UTF-8 (3 lines in Windows-1252)"
-    names = [r["last_name"] for r in stored(db)]
-    assert names == ["Müller", "Ñandú", "Gonçalves", "Förster", "Peña"]
+    assert summary.encoding == read_as
+    names = [f"{r['first_name']} {r['last_name']}" for r in stored(db)]
+    assert names == [name for _, name, _ in rows]
 
 
 # --- duplicates ------------------------------------------------------------------------
