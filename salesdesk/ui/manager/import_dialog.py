@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from salesdesk.services import importing
+from salesdesk.services.errors import ExportFileError
 from salesdesk.services.importing import FIELDS, MAX_LENGTH, ImportPreview, ImportSummary
 from salesdesk.services.records import PoolRow
 from salesdesk.ui.context import LEADS, TEAM, AppContext
@@ -152,6 +153,13 @@ def report_lines(summary: ImportSummary) -> list[str]:
             lines.append(f"lines {first:,}-{last:,}: {why} ({end - start + 1:,} rows)")
         start = end + 1
     return lines
+
+
+def write_report(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ExportFileError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 
 
 class ImportDialog(QDialog):
@@ -562,18 +570,25 @@ class ImportDialog(QDialog):
             self.save_report_to(Path(path))
 
     def save_report_to(self, path: Path) -> None:
+        """Write the report (on the worker: the folder may be a slow network share)."""
         when = f"{datetime.now():%Y-%m-%d %H:%M}"
         text = (
             f"Import of {self._path} at {when}\n{self.headline.text()}\n\n"
             f"{self.report.toPlainText()}\n"
         )
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.saved_note.setText("")
-            self._show_problem(f"Cannot write {path}: {exc.strerror or exc}.")
-            return
-        self.saved_note.setText(f"Saved to {path}")
+        self.saved_note.setText("Saving…")
+        self._context.tasks.submit(
+            write_report,
+            path,
+            text,
+            on_done=lambda _: self.saved_note.setText(f"Saved to {path}"),
+            on_error=self._on_report_failed,
+            owner=self,
+        )
+
+    def _on_report_failed(self, failure: TaskFailure) -> None:
+        self.saved_note.setText("")
+        self._show_problem(failure.message)
 
     # --- closing ---
 

@@ -101,6 +101,7 @@ def test_a_manager_checks_the_columns_imports_and_reads_every_row_left_out(qtbot
     assert dialog.close_button.text() == "Close" and dialog.save_button.isVisible()
     report = tmp_path / "report.txt"
     dialog.save_report_to(report)
+    qtbot.waitUntil(lambda: dialog.saved_note.text().startswith("Saved"), timeout=5000)
     saved = report.read_text().splitlines()
     assert saved[0].startswith(f"Import of {path} at ")
     assert saved[3] == 'line 3: rejected: invalid email "not-an-email"'
