@@ -40,6 +40,7 @@ from typing import Any
 from salesdesk.services.errors import ImportFileError
 
 DELIMITERS = (",", ";", "\t")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}  # as a person says them
 _SEP_LINE = re.compile(r'\A"?sep=([,;\t|])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 SAMPLE_CHARS = 32 * 1024
 

@@ -26,7 +26,7 @@ from json.encoder import encode_basestring_ascii
 from sqlalchemy import String
 
 from salesdesk.models import Lead
-from salesdesk.services.csv_file import UNREADABLE
+from salesdesk.services.csv_file import DELIMITER_NAMES, UNREADABLE
 from salesdesk.services.import_headings import FIELDS
 from salesdesk.services.leads import (
     INVALID_CONTACT,
@@ -100,7 +100,6 @@ def unwrap(cell: str) -> str:
 
 
 _CONTACT_LIKE = re.compile(r"@|\d[\d ()./-]{4,}\d")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _FORMULA_SIGNS = "=+-@\t\r"
 _PROTECTED = "='"  # the first characters unwrap may change
 # A phone number a spreadsheet rounded into scientific notation (7.7009E+09).
@@ -137,7 +136,7 @@ def to_row(
             count = f"{len(cells)} value" + ("" if len(cells) == 1 else "s")
             reason = f"has {count} but the file has {width} columns"
             if len(cells) > width:
-                sign = _DELIMITER_NAMES.get(plan.delimiter, "separator")
+                sign = DELIMITER_NAMES.get(plan.delimiter, "separator")
                 reason += f" (a value with a {sign} in it needs quotes around it)"
             if end > line:
                 reason += f" (a quote may be missing: the row runs on to line {end})"

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from salesdesk.services import importing
+from salesdesk.services.csv_file import DELIMITER_NAMES
 from salesdesk.services.errors import ExportFileError
 from salesdesk.services.importing import FIELDS, MAX_LENGTH, ImportPreview, ImportSummary
 from salesdesk.services.records import PoolRow
@@ -73,7 +74,6 @@ ROUTING_NOTES = {
     ),
     "manual": "The leads wait in the pool for a manager to assign them.",
 }
-DELIMITER_WORDS = {",": "comma-separated", ";": "semicolon-separated", "\t": "tab-separated"}
 POLL_MS = 100
 _PROBLEM = "color: rgb(190, 30, 30);"
 _QUIET = "color: gray;"
@@ -364,7 +364,8 @@ class ImportDialog(QDialog):
 
     def _on_preview(self, preview: ImportPreview) -> None:
         self._preview = preview
-        how = DELIMITER_WORDS.get(preview.delimiter, f"separated by {preview.delimiter!r}")
+        name = DELIMITER_NAMES.get(preview.delimiter)
+        how = f"{name}-separated" if name else f"separated by {preview.delimiter!r}"
         lines = f"{preview.lines:,} line{'' if preview.lines == 1 else 's'}"
         where = ""
         if preview.header_line > 1:
