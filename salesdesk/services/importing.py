@@ -237,12 +237,12 @@ def import_rows(
     not given (:func:`import_csv` passes the file's name).
     """
     _check_mapping(mapping or {})  # refuse a bad mapping before reading anything
-    _check_mapping({str(i): f for i, f in (columns or {}).items()})
+    positions = _check_positions(columns or {})
     source = _check_source(source)
     pool_id = import_batches.find_pool(db, actor, pool)
     parsed = read_table(data, is_heading=_is_heading)
     plan = _plan_columns(
-        parsed.header, mapping or {}, source_given=source is not None, positions=columns or {}
+        parsed.header, mapping or {}, source_given=source is not None, positions=positions
     )
     plan.delimiter = parsed.delimiter
     defaults = source if source is not None else default_source.strip()[: MAX_LENGTH["source"]]
@@ -369,21 +369,32 @@ def preview_rows(data: bytes, mapping: Mapping[str, str] | None = None) -> Impor
 
 def _check_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
     """Normalised heading -> field, refusing fields that do not exist."""
-    accepted = {normalise(name): name for name in (*FIELDS, CUSTOM, IGNORE)}
-    accepted["fullname"] = "name"
     wanted: dict[str, str] = {}
     for column, target in mapping.items():
-        name = accepted.get(normalise(target))
-        if name is None:
-            raise ValidationError(
-                f'Cannot map "{column}" to "{target}": the fields are '
-                f"{', '.join((*FIELDS, CUSTOM, IGNORE))}.",
-                field="mapping",
-            )
+        name = _field_named(target, column)
         if not normalise(column):
             raise ValidationError(f'"{column}" is not a column name.', field="mapping")
         wanted[normalise(column)] = name
     return wanted
+
+
+def _check_positions(columns: Mapping[int, str]) -> dict[int, str]:
+    """Column index -> field (the dialog's choices), refusing fields that do not exist."""
+    return {i: _field_named(target, f"column {i + 1}") for i, target in columns.items()}
+
+
+_ACCEPTED = {normalise(name): name for name in (*FIELDS, CUSTOM, IGNORE)} | {"fullname": "name"}
+
+
+def _field_named(target: str, column: str) -> str:
+    name = _ACCEPTED.get(normalise(target))
+    if name is None:
+        raise ValidationError(
+            f'Cannot map "{column}" to "{target}": the fields are '
+            f"{', '.join((*FIELDS, CUSTOM, IGNORE))}.",
+            field="mapping",
+        )
+    return name
 
 
 def _check_source(source: str | None) -> str | None:
