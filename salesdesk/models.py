@@ -257,16 +257,19 @@ class LeadEvent(Base):
     __tablename__ = "lead_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Kept when a lead is deleted (set to NULL) so activity counts survive
-    # without personal data.
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A log, kept by value: no foreign keys (revision 0010), since every row is
+    # written in the transaction that made the change, and a key check per id
+    # was a query and a row lock on PostgreSQL for each claim and imported lead.
+    # lead_id is cleared when a lead is deleted (lifecycle.forget_lead), so
+    # activity counts survive without personal data; people are never deleted.
+    lead_id: Mapped[int | None]
+    actor_id: Mapped[int | None]
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime)
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
-    from_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    to_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_owner_id: Mapped[int | None]
+    to_owner_id: Mapped[int | None]
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The client's id for the click that caused this event. A click retried
     # after a lost connection carries the same id, so it is recognised and not

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
@@ -28,6 +28,7 @@ from salesdesk.services.lifecycle import (
     NOTE_ADDED,
     event_of_request,
     fetch_lead_row,
+    forget_lead,
     record_event,
     replayed,
     transition,
@@ -105,7 +106,7 @@ def mark_dead(
                 from_owner_id=lead.owner_id,
                 details={"reason": "dead"},
             )
-            session.execute(delete(Lead).where(Lead.id == lead.id))
+            forget_lead(session, lead.id)
             return None
         lead.dead_at = now
         lead.last_action_at = now

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from salesdesk.services.errors import NotAllowedError, NotFoundError, Validation
 from salesdesk.services.lifecycle import (
     fetch_lead_row,
     fetch_lead_rows,
+    forget_lead,
     give_to,
     lead_detail,
     lead_rows,
@@ -512,7 +513,7 @@ def remove_leads(db: Database, actor: Actor, lead_ids: Sequence[int]) -> BulkRes
                     from_owner_id=lead.owner_id,
                     details={"reason": "removed"},
                 )
-                session.execute(delete(Lead).where(Lead.id == lead.id))
+                forget_lead(session, lead.id)
             elif lead.status == LeadStatus.DEAD.value:
                 skipped[lead.id] = "is already dead"
                 continue

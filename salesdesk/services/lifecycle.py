@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal_column, select
+from sqlalchemy import Select, delete, func, insert, literal_column, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, aliased
 
@@ -149,6 +149,16 @@ def record_event(
             details=details or {},
         )
     )
+
+
+def forget_lead(session: Session, lead_id: int) -> None:
+    """Delete a lead; its history stays, no longer naming it.
+
+    ``lead_events`` is a log without foreign keys (revision 0010), so the link
+    is cleared here: the events keep their counts, not the lead's identity.
+    """
+    session.execute(update(LeadEvent).where(LeadEvent.lead_id == lead_id).values(lead_id=None))
+    session.execute(delete(Lead).where(Lead.id == lead_id))
 
 
 def event_of_request(session: Session, request_id: str | None) -> Any:

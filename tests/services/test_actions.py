@@ -44,11 +44,19 @@ def test_dead_hides_and_tags_by_default(db, floor, clock, working):
 def test_dead_deletes_by_rule_and_leaves_an_event_without_personal_data(db, floor, working):
     alice, lead = working
     rules.update_rules(db, floor.admin, {"dead_policy": "delete"})
+    with db.read() as session:
+        before = session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == lead.id)).all()
+    assert before  # it was created and claimed
     assert actions.mark_dead(db, alice, lead.id) is None
     with db.read() as session:
         events = session.scalars(select(LeadEvent).where(LeadEvent.kind == "deleted")).all()
+        unnamed = session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id.is_(None))).all()
+        naming = session.scalars(select(LeadEvent.id).where(LeadEvent.lead_id == lead.id)).all()
     assert len(events) == 1
     assert events[0].lead_id is None
+    # Its history stays, for the counts, without naming it.
+    assert naming == []
+    assert sorted(unnamed) == sorted([*before, "deleted"])
     assert "Lead" not in str(events[0].details) and "@" not in str(events[0].details)
     assert leads.lead_rows_by_id(db, floor.manager, [lead.id]) == []
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from salesdesk.models import LeadEvent
 from salesdesk.services import actions, allocation, lead_table, leads, notifications, rules
 from salesdesk.services.errors import NotAllowedError, ValidationError
 from salesdesk.services.lead_table import LeadFilter
@@ -82,8 +84,15 @@ def test_return_to_pool_and_remove(db, floor):
     assert rows[ids[1]].status == "dead" and "dead" in rows[ids[1]].tags
 
     rules.update_rules(db, floor.admin, {"dead_policy": "delete"})
+    with db.read() as session:
+        history = session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == ids[0])).all()
     leads.remove_leads(db, floor.manager, [ids[0]])
     assert [r.id for r in leads.lead_rows_by_id(db, floor.manager, ids)] == [ids[1]]
+    with db.read() as session:
+        unnamed = session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id.is_(None))).all()
+        naming = session.scalars(select(LeadEvent.id).where(LeadEvent.lead_id == ids[0])).all()
+    assert naming == []  # the history stays, no longer naming the deleted lead
+    assert sorted(unnamed) == sorted([*history, "deleted"])
 
 
 def test_reps_cannot_use_manager_operations(db, floor):
