@@ -420,11 +420,12 @@ def raw_pg_worker(
     import psycopg
 
     conn = psycopg.connect(libpq_url(floor.url), autocommit=True)
+    cursor = conn.cursor()  # one cursor for every claim, as Next's own connection keeps
     owner = floor.raw_ids[0] + slot % (floor.raw_ids[1] - floor.raw_ids[0] + 1)
     params = {"owner": owner, "pool": floor.pool_id, "now": datetime(2026, 3, 2, 9)}
 
     def claim() -> tuple[int | None, int]:
-        row = conn.execute(RAW_PG_CLAIM, params, prepare=True).fetchone()
+        row = cursor.execute(RAW_PG_CLAIM, params, prepare=True).fetchone()
         return (row[0] if row else None), owner
 
     try:

@@ -156,10 +156,8 @@ def _claim_in_database(db: Database, actor: Actor, request_id: str | None) -> Cl
     step-by-step path then handles.
     """
     now = db.now()
-    with db.autocommit_connection() as pg:
-        cursor = pg.execute(
-            _CLAIM_CALL, (actor.id, now, *_claim_defaults(), request_id), prepare=True
-        )
+    with db.autocommit_cursor() as cursor:
+        cursor.execute(_CLAIM_CALL, (actor.id, now, *_claim_defaults(), request_id), prepare=True)
         row = cursor.fetchone()
     outcome, held, cap, waiting_id = row[:4]
     if outcome in ("pool", "callback"):
