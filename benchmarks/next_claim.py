@@ -161,7 +161,9 @@ def _history_select(engine: str, count: int, pool_id: int, first_owner: int) -> 
     )
 
 
-def build_floor(url: str, engine: str, leads: int, reps: int, raw_owners: int) -> Floor:
+def build_floor(
+    url: str, engine: str, leads: int, reps: int, raw_owners: int, revision: str = "head"
+) -> Floor:
     """Migrate an empty database and fill it: one pool, ``reps`` members, ``leads`` leads."""
     from sqlalchemy import text
 
@@ -169,7 +171,7 @@ def build_floor(url: str, engine: str, leads: int, reps: int, raw_owners: int) -
     from salesdesk.db import Database
 
     db = Database(url)
-    migrations.upgrade(db)
+    migrations.upgrade(db, revision)
     users_sql = (
         "INSERT INTO users (username, display_name, role, active, cap, password_hash, created_at)"
         " SELECT :prefix || g, :name || g, 'rep', true, :cap, 'not-a-hash', :now FROM {src}"
