@@ -21,7 +21,7 @@ Next, in one write transaction:
 Next is the busiest call on a floor, so each engine gets the shortest path:
 
 * PostgreSQL: the steps run inside the database function
-  ``salesdesk_claim_next`` (migrations 0006–0009) — one prepared call on the
+  ``salesdesk_claim_next`` (written out whole in migration 0011) — one prepared call on the
   thread's own autocommit connection, one round trip, the lock and the rest in
   statements with a fresh snapshot each.
 * SQLite: the whole claim holds the database's write lock, so it runs as plain
