@@ -18,10 +18,10 @@ and it does less per click with the same answers:
   here, so the order did not matter).
 
 Measured with ``benchmarks/claim_instructions.py`` (instructions per claim of
-one single-user backend, 200,000 leads): 1,756,810 with 0010's function,
-1,700,487 / 1,700,608 with this one before the pools lost their sort, and
-1,692,375 after (the raw ``SKIP LOCKED`` statement: 786,000–786,600).
-Tried and not kept: the pool's name read with the lock (1,719,553).
+one single-user backend, 200,000 leads, each with its history): 0010's function
+1,671,607 / 1,655,309 (two rounds), this one 1,607,262 / 1,590,718 (the raw
+``SKIP LOCKED`` statement: 786,606 / 809,953). Tried and not kept: the pool's
+name read with the lock (+27,000).
 
 The outcomes are 0007's: ``pool``, ``callback``, ``replayed_pool``,
 ``replayed_callback``, ``refused_account``, ``refused_by_rules``,
