@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -28,6 +30,20 @@ def is_current(db: Database) -> bool:
     head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def earlier_revision(filename: str) -> Any:
+    """An earlier revision's module, by its file name in ``versions/``.
+
+    The revisions that rewrite Next's database function build on, and
+    downgrade to, the text an earlier revision froze rather than repeating it.
+    """
+    path = HERE / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"salesdesk_revision_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def upgrade(db: Database, revision: str = "head") -> None:

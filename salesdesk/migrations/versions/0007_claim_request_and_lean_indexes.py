@@ -29,13 +29,12 @@ Revises: 0006
 Create Date: 2026-11-22
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from salesdesk.migrations import earlier_revision
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -238,16 +237,6 @@ def _where(status: str) -> dict[str, object]:
     return {"postgresql_where": clause, "sqlite_where": clause}
 
 
-def _revision_0006() -> Any:
-    """Revision 0006's module, for the function as it made it (downgrade only)."""
-    path = Path(__file__).with_name("0006_claim_next_function.py")
-    spec = importlib.util.spec_from_file_location("salesdesk_revision_0006", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     for (old, _), (new, columns, status) in PARTIAL.items():
         op.drop_index(old, table_name="leads")
@@ -271,7 +260,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
-        op.execute(_revision_0006().function_sql())
+        op.execute(earlier_revision("0006_claim_next_function.py").function_sql())
     op.drop_index("ix_lead_events_request", table_name="lead_events")
     op.create_index("ix_lead_events_request", "lead_events", ["request_id"], unique=True)
     op.create_index("ix_lead_events_at", "lead_events", ["at"])

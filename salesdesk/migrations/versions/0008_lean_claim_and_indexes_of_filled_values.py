@@ -40,13 +40,12 @@ Revises: 0007
 Create Date: 2026-11-22
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from salesdesk.migrations import earlier_revision
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -162,18 +161,11 @@ DUE_FIRST = """    -- The rep's due call backs come first.
 """
 
 
-def _revision_0007() -> Any:
-    """Revision 0007's module: its frozen column lists and orders, and its function."""
-    path = Path(__file__).with_name("0007_claim_request_and_lean_indexes.py")
-    spec = importlib.util.spec_from_file_location("salesdesk_revision_0007", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+REVISION_0007 = "0007_claim_request_and_lean_indexes.py"  # its column lists, orders, function
 
 
 def function_sql() -> str:
-    r0007 = _revision_0007()
+    r0007 = earlier_revision(REVISION_0007)
     answer = {"returned": r0007.RETURNED}
     assert r0007.FUNCTION.count(POOL_ORDER_CHOICE) == 1, "0007's function is not the one edited"
     template = r0007.FUNCTION.replace(POOL_ORDER_CHOICE, DUE_FIRST + POOL_ORDER_CHOICE)
@@ -207,7 +199,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        previous = _revision_0007().function_sql()
+        previous = earlier_revision(REVISION_0007).function_sql()
         op.execute(previous.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     for name, columns, _ in FILLED_ONLY:
         op.drop_index(name, table_name="leads")

@@ -27,13 +27,12 @@ Revises: 0008
 Create Date: 2026-11-22
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from salesdesk.migrations import earlier_revision
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -75,19 +74,12 @@ IN_GROUP = "\n                  AND l.priority = v_group.priority AND l.score = 
 OLD_INDEX = "ix_leads_claim_oldest"
 
 
-def _revision(number: str, name: str) -> Any:
-    """An earlier revision's module: its frozen statements and function."""
-    path = Path(__file__).with_name(f"{number}_{name}.py")
-    spec = importlib.util.spec_from_file_location(f"salesdesk_revision_{number}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+REVISION_0008 = "0008_lean_claim_and_indexes_of_filled_values.py"
 
 
 def function_sql() -> str:
-    r0008 = _revision("0008", "lean_claim_and_indexes_of_filled_values")
-    r0007 = r0008._revision_0007()
+    r0008 = earlier_revision(REVISION_0008)
+    r0007 = earlier_revision(r0008.REVISION_0007)
     answer = {"returned": r0007.RETURNED}
     from_pool = r0008.FROM_POOL.format(order="l.created_at, l.id", **answer)
     order_by = "\n                ORDER BY l.created_at, l.id"
@@ -130,7 +122,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_revision("0008", "lean_claim_and_indexes_of_filled_values").function_sql())
+        op.execute(earlier_revision(REVISION_0008).function_sql())
     where = sa.text("status = 'pool'")
     op.create_index(
         OLD_INDEX,

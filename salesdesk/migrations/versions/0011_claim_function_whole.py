@@ -32,11 +32,11 @@ Revises: 0010
 Create Date: 2026-11-23
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from salesdesk.migrations import earlier_revision
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -309,9 +309,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        path = Path(__file__).with_name("0009_one_claim_index.py")
-        spec = importlib.util.spec_from_file_location("salesdesk_revision_0009", path)
-        assert spec is not None and spec.loader is not None
-        r0009 = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(r0009)
-        op.execute(r0009.function_sql())
+        op.execute(earlier_revision("0009_one_claim_index.py").function_sql())
