@@ -260,7 +260,7 @@ class LeadEvent(Base):
     # A log, kept by value: no foreign keys (revision 0010), since every row is
     # written in the transaction that made the change, and a key check per id
     # was a query and a row lock on PostgreSQL for each claim and imported lead.
-    # lead_id is cleared when a lead is deleted (lifecycle.forget_lead), so
+    # lead_id is cleared when a lead is deleted (lifecycle.forget_leads), so
     # activity counts survive without personal data; people are never deleted.
     lead_id: Mapped[int | None]
     actor_id: Mapped[int | None]

@@ -28,7 +28,7 @@ from salesdesk.services.lifecycle import (
     NOTE_ADDED,
     event_of_request,
     fetch_lead_row,
-    forget_lead,
+    forget_leads,
     record_event,
     replayed,
     transition,
@@ -106,7 +106,7 @@ def mark_dead(
                 from_owner_id=lead.owner_id,
                 details={"reason": "dead"},
             )
-            forget_lead(session, lead.id)
+            forget_leads(session, [lead.id])
             return None
         lead.dead_at = now
         lead.last_action_at = now

@@ -28,7 +28,7 @@ from salesdesk.services.errors import NotAllowedError, NotFoundError, Validation
 from salesdesk.services.lifecycle import (
     fetch_lead_row,
     fetch_lead_rows,
-    forget_lead,
+    forget_leads,
     give_to,
     lead_detail,
     lead_rows,
@@ -500,6 +500,7 @@ def remove_leads(db: Database, actor: Actor, lead_ids: Sequence[int]) -> BulkRes
         rules = load_rules(session)
         now = db.now()
         done: list[int] = []
+        deleted: list[int] = []
         skipped: dict[int, str] = {}
         for lead in _lock_leads(session, lead_ids):
             if rules.dead_policy == "delete":
@@ -513,7 +514,7 @@ def remove_leads(db: Database, actor: Actor, lead_ids: Sequence[int]) -> BulkRes
                     from_owner_id=lead.owner_id,
                     details={"reason": "removed"},
                 )
-                forget_lead(session, lead.id)
+                deleted.append(lead.id)
             elif lead.status == LeadStatus.DEAD.value:
                 skipped[lead.id] = "is already dead"
                 continue
@@ -531,6 +532,7 @@ def remove_leads(db: Database, actor: Actor, lead_ids: Sequence[int]) -> BulkRes
                     owner_id=None,
                 )
             done.append(lead.id)
+        forget_leads(session, deleted)
         return BulkResult(done=tuple(done), skipped=skipped)
 
 

@@ -7,7 +7,7 @@ what makes "every transition writes its event" true by construction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from salesdesk.services.records import (
     Unchanged,
 )
 from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.sql_lists import among
 from salesdesk.services.workdays import days_after
 
 Owner = aliased(User, name="owner")
@@ -151,14 +152,27 @@ def record_event(
     )
 
 
-def forget_lead(session: Session, lead_id: int) -> None:
-    """Delete a lead; its history stays, no longer naming it.
+def forget_leads(session: Session, lead_ids: Collection[int]) -> None:
+    """Delete leads; their history stays, no longer naming them.
 
     ``lead_events`` is a log without foreign keys (revision 0010), so the link
     is cleared here: the events keep their counts, not the lead's identity.
+    Two statements for any number of leads.
     """
-    session.execute(update(LeadEvent).where(LeadEvent.lead_id == lead_id).values(lead_id=None))
-    session.execute(delete(Lead).where(Lead.id == lead_id))
+    if not lead_ids:
+        return
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        update(LeadEvent)
+        .where(among(LeadEvent.lead_id, lead_ids, dialect))
+        .values(lead_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(Lead)
+        .where(among(Lead.id, lead_ids, dialect))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def event_of_request(session: Session, request_id: str | None) -> Any:

@@ -11,7 +11,7 @@ The rows are written only by the services, in the transaction that makes the
 change they record, with ids that transaction has just read or written, so
 the keys caught nothing; they are a log's entries, kept by value. What the
 keys did on delete is done by the two places that delete a lead: they clear
-``lead_id`` on its events (``lifecycle.forget_lead``), so a deleted lead's
+``lead_id`` on its events (``lifecycle.forget_leads``), so a deleted lead's
 history keeps its counts and not its identity, as before. People are never
 deleted (an account is deactivated), so the owner and actor ids always name
 someone; every reader joins them as optional anyway.
