@@ -185,6 +185,28 @@ def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
     }
 
 
+def test_a_batch_of_many_rows_stores_each_lead_whole_with_its_own_event(db, pool):
+    """On SQLite a batch goes in many rows to a statement (62 leads a statement):
+    150 rows make two full statements and a shorter one, and no value may slip
+    to a neighbour's row across those seams, nor an event to another lead."""
+    data = csv_bytes(
+        "First Name,Email,Score,Notes",
+        *(f"Lead{n},lead{n}@example.com,{n},note {n}" for n in range(150)),
+    )
+    assert run(db, data).imported == 150
+    leads_stored = stored(db)
+    assert [(r["first_name"], r["email"], r["score"], r["custom"]) for r in leads_stored] == [
+        (f"Lead{n}", f"lead{n}@example.com", n, {"Notes": f"note {n}"}) for n in range(150)
+    ]
+    with db.read() as session:
+        events = session.execute(
+            select(Lead.email, LeadEvent.kind, LeadEvent.to_status)
+            .join(LeadEvent, LeadEvent.lead_id == Lead.id)
+            .order_by(Lead.id)
+        ).all()
+    assert events == [(f"lead{n}@example.com", "created", "pool") for n in range(150)]
+
+
 def test_a_single_name_column_is_split_into_first_and_last(db, pool):
     data = csv_bytes(
         "Full Name,Email",
