@@ -170,9 +170,19 @@ def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
     never does); the others are Windows-1252. None when no line holds UTF-8
     accents: the file is plain Windows-1252.
     """
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        # First, the whole file in two C calls: each byte that is not part of a
+        # UTF-8 character becomes a lone surrogate, so the encoding fails only on
+        # a real UTF-8 accent. Line by line, a Windows-1252 file of 100,000 rows
+        # cost a third of a second in exceptions.
+        body.decode("utf-8", "surrogateescape").encode("ascii", "surrogateescape")
+        return None
+    except UnicodeEncodeError:
+        pass
     lines: list[str] = []
     utf8 = other = 0
-    for raw in data.removeprefix(codecs.BOM_UTF8).split(b"\n"):
+    for raw in body.split(b"\n"):
         try:
             lines.append(raw.decode("utf-8"))
             utf8 += not raw.isascii()

@@ -163,8 +163,10 @@ def _page_cache_for_batch(session: Session) -> Iterator[None]:
 
 def _known_keys(session: Session, batch: list[LeadValues], seen: Seen) -> tuple[set[str], set[str]]:
     """Which of the batch's emails and phones the database already holds: one query."""
-    emails = {key for row in batch if (key := row[_EMAIL_KEY])} - seen.emails.keys()
-    phones = {key for row in batch if (key := row[_PHONE_KEY])} - seen.phones.keys()
+    # Filtered row by row: ``set - seen.emails.keys()`` walks every key seen so far
+    # (Python iterates the right-hand side when it is not a set), once a batch.
+    emails = {key for row in batch if (key := row[_EMAIL_KEY]) and key not in seen.emails}
+    phones = {key for row in batch if (key := row[_PHONE_KEY]) and key not in seen.phones}
     if not (emails or phones):
         return set(), set()
     # One statement, each half answered from its own index alone (no table rows read).
