@@ -36,8 +36,8 @@ Speed (figures in ``benchmarks/README.md``): a row goes from its cells to the
 stored values in one pass (:func:`import_row.to_row`), each batch's duplicate check is
 one query answered from the ``email_key`` / ``phone_key`` indexes alone, and
 :func:`leads.insert_lead_values` writes with COPY (PostgreSQL) or one raw
-executemany (SQLite), in a batch whose SQLite page cache is raised for its
-own transaction. Reading and writing run on one thread on purpose: a writer
+executemany of 62 rows to an INSERT (SQLite), in a batch whose SQLite page
+cache is raised for its own transaction. Reading and writing run on one thread on purpose: a writer
 thread was measured slower on SQLite, because sqlite3 releases the GIL for
 every row it steps and then waits for the reading thread to hand it back; on
 PostgreSQL, reading the next batch on a second thread while the server stores
