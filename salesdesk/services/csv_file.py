@@ -173,9 +173,11 @@ def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
     body = data.removeprefix(codecs.BOM_UTF8)
     try:
         # First, the whole file in two C calls: each byte that is not part of a
-        # UTF-8 character becomes a lone surrogate, so the encoding fails only on
-        # a real UTF-8 accent. Line by line, a Windows-1252 file of 100,000 rows
-        # cost a third of a second in exceptions.
+        # UTF-8 character becomes a lone surrogate, so encoding to ASCII fails
+        # only where some character is real non-ASCII UTF-8 (é, €, a no-break
+        # space). Without one, no line can count as UTF-8 below: plain
+        # Windows-1252. With one, the lines decide. Line by line, a Windows-1252
+        # file of 100,000 rows cost a third of a second in exceptions.
         body.decode("utf-8", "surrogateescape").encode("ascii", "surrogateescape")
         return None
     except UnicodeEncodeError:

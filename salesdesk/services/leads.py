@@ -241,7 +241,8 @@ def _bulk_insert(
 
     PostgreSQL: ``COPY … FROM STDIN``, several times faster than any INSERT.
     Elsewhere (SQLite): one DB-API ``executemany`` of a statement that inserts
-    :func:`_rows_per_insert` rows at once, with only the values that need it
+    :func:`_rows_per_insert` rows at once (and one shorter statement for the
+    rows left over), with only the values that need it
     (datetimes) passed through the dialect's own bind processing —
     SQLAlchemy's per-row parameter handling cost more than the INSERT itself.
     Each run of an INSERT opens a cursor on the table and on every one of its
@@ -276,17 +277,17 @@ def _bulk_insert(
             values[i] = tuple(
                 [memo[v] if v in memo else memo.setdefault(v, process(v)) for v in values[i]]
             )
-    rows = list(zip(*values, strict=True))
+    bound = list(zip(*values, strict=True))  # the rows again, their values ready to bind
     per_insert = _rows_per_insert(len(columns))
-    whole = len(rows) - len(rows) % per_insert
+    whole = len(bound) - len(bound) % per_insert
     flat = chain.from_iterable
     if whole:
         connection.exec_driver_sql(
             _multi_row_insert(dialect, table, columns, per_insert),
-            [tuple(flat(rows[i : i + per_insert])) for i in range(0, whole, per_insert)],
+            [tuple(flat(bound[i : i + per_insert])) for i in range(0, whole, per_insert)],
         )
-    if whole < len(rows):
-        rest = rows[whole:]
+    if whole < len(bound):
+        rest = bound[whole:]
         connection.exec_driver_sql(
             _multi_row_insert(dialect, table, columns, len(rest)), tuple(flat(rest))
         )
