@@ -3,8 +3,9 @@
 :mod:`salesdesk.services.importing` reads and checks a file's rows and decides
 how big each batch is; this module writes a batch: it skips the rows whose
 email or phone the database or an earlier batch already holds (one query,
-answered from the ``email_key`` / ``phone_key`` indexes alone) and hands the
-rest to :func:`leads.insert_lead_values`, the writer behind every new lead.
+answered from the ``email_key`` / ``phone_key`` indexes alone), hands the
+rest to :func:`leads.write_lead_values`, the writer behind every new lead, and
+routes them as every new lead is (:func:`routing.route_new_leads`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from salesdesk.db import Database
-from salesdesk.models import Lead, LeadStatus, Pool
+from salesdesk.models import Lead, Pool
 from salesdesk.services.auth import MANAGERS, require
 from salesdesk.services.errors import NotFoundError
-from salesdesk.services.leads import LeadValues, insert_lead_values
+from salesdesk.services.leads import LeadValues, write_lead_values
 from salesdesk.services.records import Actor
-from salesdesk.services.routing import PUSH_ROUTINGS
+from salesdesk.services.routing import route_new_leads
 from salesdesk.services.rules import load_rules
 from salesdesk.services.sql_lists import among
 
@@ -79,8 +80,7 @@ def store_batch(
             require(session, actor, MANAGERS)
         if db.dialect == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK_KEY)))
-        pool = session.get(Pool, pool_id)
-        if pool is None:
+        if session.get(Pool, pool_id) is None:
             raise NotFoundError("The pool was deleted during the import; the rest was not added.")
         known_emails, known_phones = _known_keys(session, batch, seen)
         emails, phones = seen.emails, seen.phones
@@ -100,21 +100,9 @@ def store_batch(
                 phones[phone] = line
         routed = 0
         if fresh:
-            actor_id = actor.id if actor is not None else None
-            ids = insert_lead_values(
-                session, fresh, pool_id, db.now(), load_rules(session), actor_id
-            )
-            if pool.active and pool.routing in PUSH_ROUTINGS:
-                routed = (
-                    session.scalar(
-                        select(func.count())
-                        .select_from(Lead)
-                        .where(
-                            among(Lead.id, ids, db.dialect), Lead.status != LeadStatus.POOL.value
-                        )
-                    )
-                    or 0
-                )
+            actor_id, now = (actor.id if actor is not None else None), db.now()
+            ids = write_lead_values(session, fresh, pool_id, now, actor_id)
+            routed = route_new_leads(session, {pool_id: ids}, now, load_rules(session), actor_id)
         return len(fresh), skipped, routed
 
 

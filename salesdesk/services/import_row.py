@@ -2,7 +2,7 @@
 
 :mod:`salesdesk.services.importing` reads a file, plans its columns (a
 :class:`Plan`: which cells hold which field) and batches the rows; this module
-turns each record into the values :func:`leads.insert_lead_values` stores,
+turns each record into the values :func:`leads.write_lead_values` stores,
 or refuses it with a reason a manager reads (:class:`RowError`). It runs once
 per row of a file of perhaps a million, so it is written for speed: cells are
 picked by precomputed indexes, and the rarer checks (a value a spreadsheet

@@ -15,7 +15,7 @@ the lead's ``custom`` dict under their own heading, so nothing is lost.
 
 The rules for a lead (an email or a phone, a well-formed email) are those of
 :func:`leads.check_new_lead`, and rows go in through
-:func:`leads.insert_lead_values`, the writer behind :func:`leads.insert_leads`,
+:func:`leads.write_lead_values`, the writer behind :func:`leads.insert_leads`,
 so an imported lead is exactly like one entered by hand: a ``created`` event,
 and push routing.
 
@@ -35,7 +35,7 @@ writing a batch is :mod:`salesdesk.services.import_batches`.
 Speed (figures in ``benchmarks/README.md``): a row goes from its cells to the
 stored values in one pass (:func:`import_row.to_row`), each batch's duplicate check is
 one query answered from the ``email_key`` / ``phone_key`` indexes alone, and
-:func:`leads.insert_lead_values` writes with COPY (PostgreSQL) or one raw
+:func:`leads.write_lead_values` writes with COPY (PostgreSQL) or one raw
 executemany of 62 rows to an INSERT (SQLite), in a batch whose SQLite page
 cache is raised for its own transaction. Reading and writing run on one thread on purpose: a writer
 thread was measured slower on SQLite, because sqlite3 releases the GIL for

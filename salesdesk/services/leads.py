@@ -162,9 +162,24 @@ def insert_lead_values(
     rules: Rules,
     actor_id: int | None,
 ) -> list[int]:
-    """Insert already-checked leads into a pool, then route them.
+    """Insert already-checked leads into a pool (:func:`write_lead_values`), then route them."""
+    ids = write_lead_values(session, rows, pool_id, now, actor_id)
+    route_new_leads(session, {pool_id: ids}, now, rules, actor_id)
+    return ids
 
-    One ``created`` event per lead keeps the history complete from the start.
+
+def write_lead_values(
+    session: Session,
+    rows: Sequence[LeadValues],
+    pool_id: int,
+    now: datetime,
+    actor_id: int | None,
+) -> list[int]:
+    """Write already-checked leads into a pool, each with its ``created`` event; their ids.
+
+    Routing them is the caller's next step (:func:`routing.route_new_leads`,
+    which says how many it handed out). One ``created`` event per lead keeps
+    the history complete from the start.
     The ids are reserved first (:func:`_reserve_lead_ids`), so the leads and
     their events go in without ``RETURNING``, at the driver's own bulk speed
     (:func:`_bulk_insert`): SQLAlchemy cannot batch an ``INSERT … RETURNING``
@@ -188,7 +203,6 @@ def insert_lead_values(
         _EVENT_COLUMNS,
         [(lead_id, *event) for lead_id in ids],
     )
-    route_new_leads(session, {pool_id: ids}, now, rules, actor_id)
     return ids
 
 
@@ -595,6 +609,7 @@ __all__ = [
     "email_key",
     "get_lead",
     "insert_lead_values",
+    "write_lead_values",
     "insert_leads",
     "lead_rows_by_id",
     "malformed_contact",
