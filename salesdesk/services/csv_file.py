@@ -106,10 +106,7 @@ def read_table(data: bytes, is_heading: Callable[[str], bool] | None = None) -> 
     header = [c.strip() for c in cells]
     # The records after the column names: those read ahead (blank ones included
     # again, so that a blank row is still skipped where it is), then the rest.
-    rest = itertools.chain(
-        (r for r in ahead[chosen + 1 :]),
-        records,
-    )
+    rest = itertools.chain(ahead[chosen + 1 :], records)
     # Lines end in \r\n, \n, or \r alone (Excel for Mac's "CSV (Macintosh)").
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
     line_count = breaks + (0 if text.endswith(("\n", "\r")) else 1)
