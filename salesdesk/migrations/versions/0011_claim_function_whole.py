@@ -83,6 +83,10 @@ MAY_TAKE = """l.pool_id = v_pool AND l.status = 'pool'
 HELD = """SELECT count(*) AS n FROM leads AS l
             WHERE l.owner_id = p_user AND l.status = 'current'"""
 
+# The columns of both events Next writes: a pool lead claimed, a due call back reopened.
+EVENT_INTO = """INSERT INTO lead_events (lead_id, actor_id, kind, at, from_status, to_status,
+                                     from_owner_id, to_owner_id, details, request_id)"""
+
 # One pool lead for the rep, with its event, gated by the cap; {pick} chooses it.
 CLAIM = """
         RETURN QUERY
@@ -97,8 +101,7 @@ CLAIM = """
               AND t.status = 'pool' AND (SELECT h.n FROM held AS h) < v_cap
             RETURNING {claimed}
         ), claim_event AS (
-            INSERT INTO lead_events (lead_id, actor_id, kind, at, from_status, to_status,
-                                     from_owner_id, to_owner_id, details, request_id)
+            {event_into}
             SELECT c.id, p_user, 'claimed', p_now, 'pool', 'current',
                    NULL, p_user, json_build_object('pool_id', c.pool_id), p_request_id
             FROM claimed AS c
@@ -224,8 +227,7 @@ BEGIN
               AND l.status = 'callback' AND (SELECT h.n FROM held AS h) < v_cap
             RETURNING {due}
         ), due_event AS (
-            INSERT INTO lead_events (lead_id, actor_id, kind, at, from_status, to_status,
-                                     from_owner_id, to_owner_id, details, request_id)
+            {event_into}
             SELECT d.id, p_user, 'call_back_due', p_now, 'callback', 'current',
                    p_user, p_user, '{{}}'::json, p_request_id
             FROM due AS d
@@ -285,19 +287,26 @@ def function_sql() -> str:
     return FUNCTION.format(
         typed=", ".join(f"{name} {kind}" for name, kind in COLUMNS),
         held=HELD,
+        event_into=EVENT_INTO,
         due=_of("l"),
         due_answer=_of("d"),
         may_take=MAY_TAKE,
         nothing=", ".join(f"NULL::{kind}" for _, kind in COLUMNS),
         claim_in_group=CLAIM.format(
             held=HELD,
+            event_into=EVENT_INTO,
             pick=IN_GROUP,
             claimed=_of("t"),
             answer=_of("c"),
             only_when="\n        WHERE c.id IS NOT NULL OR h.n >= v_cap",
         ).replace("\n", "\n    "),
         claim_newest=CLAIM.format(
-            held=HELD, pick=NEWEST, claimed=_of("t"), answer=_of("c"), only_when=""
+            held=HELD,
+            event_into=EVENT_INTO,
+            pick=NEWEST,
+            claimed=_of("t"),
+            answer=_of("c"),
+            only_when="",
         ),
     )
 
