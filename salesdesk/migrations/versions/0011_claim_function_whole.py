@@ -292,22 +292,23 @@ def function_sql() -> str:
         due_answer=_of("d"),
         may_take=MAY_TAKE,
         nothing=", ".join(f"NULL::{kind}" for _, kind in COLUMNS),
-        claim_in_group=CLAIM.format(
-            held=HELD,
-            event_into=EVENT_INTO,
-            pick=IN_GROUP,
-            claimed=_of("t"),
-            answer=_of("c"),
-            only_when="\n        WHERE c.id IS NOT NULL OR h.n >= v_cap",
+        # Oldest first claims inside the loop over groups, hence indented once more.
+        claim_in_group=_claim(
+            IN_GROUP, only_when="\n        WHERE c.id IS NOT NULL OR h.n >= v_cap"
         ).replace("\n", "\n    "),
-        claim_newest=CLAIM.format(
-            held=HELD,
-            event_into=EVENT_INTO,
-            pick=NEWEST,
-            claimed=_of("t"),
-            answer=_of("c"),
-            only_when="",
-        ),
+        claim_newest=_claim(NEWEST),
+    )
+
+
+def _claim(pick: str, only_when: str = "") -> str:
+    """CLAIM for one way of choosing the lead; ``only_when`` limits when it answers."""
+    return CLAIM.format(
+        held=HELD,
+        event_into=EVENT_INTO,
+        pick=pick,
+        claimed=_of("t"),
+        answer=_of("c"),
+        only_when=only_when,
     )
 
 
