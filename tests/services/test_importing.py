@@ -7,6 +7,7 @@ a real exporter uses, so each test shows the input it is about.
 from __future__ import annotations
 
 import codecs
+from datetime import datetime
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -185,11 +186,13 @@ def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
     }
 
 
-def test_a_batch_of_many_rows_stores_each_lead_whole_with_its_own_event(db, pool):
+def test_a_batch_of_many_rows_stores_each_lead_whole_with_its_own_event(db, pool, clock):
     """On SQLite a batch goes in many rows to a statement (leads 62 at a time,
     events 166): 400 rows make full statements and a shorter one for both
     tables, and no value may slip to a neighbour's row across those seams, nor
-    an event to another lead."""
+    an event to another lead. The batch's one timestamp is written as text made
+    once for the driver: it must come back to the microsecond."""
+    clock.now = datetime(2026, 3, 9, 14, 5, 7, 123456)
     rows = 400
     data = csv_bytes(
         "First Name,Last Name,Company,Email,Phone,Source,Score,Priority,Notes",
@@ -217,11 +220,13 @@ def test_a_batch_of_many_rows_stores_each_lead_whole_with_its_own_event(db, pool
     ]
     with db.read() as session:
         events = session.execute(
-            select(Lead.email, LeadEvent.kind, LeadEvent.to_status)
+            select(Lead.email, LeadEvent.kind, LeadEvent.to_status, Lead.created_at, LeadEvent.at)
             .join(LeadEvent, LeadEvent.lead_id == Lead.id)
             .order_by(Lead.id)
         ).all()
-    assert events == [(f"lead{n}@example.com", "created", "pool") for n in range(rows)]
+    assert events == [
+        (f"lead{n}@example.com", "created", "pool", clock.now, clock.now) for n in range(rows)
+    ]
 
 
 def test_a_single_name_column_is_split_into_first_and_last(db, pool):
