@@ -1,9 +1,10 @@
-"""A SQLite import's work, counted in instructions: the whole import, and SQLite's part.
+"""An import's work, counted in instructions: the whole import, and SQLite's part.
 
 Usage::
 
     python benchmarks/import_instructions.py                 # 20,000 rows, this checkout
     python benchmarks/import_instructions.py --code ../old   # another checkout of SalesDesk
+    python benchmarks/import_instructions.py --engine postgresql   # the client's work
 
 ``import_csv.py`` measures rows per second, and on this shared machine the
 clock moves with the host by a third from one minute to the next: its SQLite
@@ -17,6 +18,12 @@ instructions per row of the whole import and of what ran inside sqlite3's
 ``execute`` / ``executemany`` (SQLite itself and the binding of parameters);
 the rest is Python: reading and checking rows, building parameters,
 SQLAlchemy.
+
+With ``--engine postgresql`` the import runs against a private server (or
+``SALESDESK_BENCH_PG_URL``) started outside valgrind, so what is counted is
+the client's work alone: reading and checking rows, COPY's formatting,
+psycopg and SQLAlchemy. The server's work, most of a PostgreSQL import's
+time, is another process's and is not counted.
 
 What it leaves out: waiting for the disk (commits, checkpoints) and anything
 another process does. It answers "how much work is an import", not "how many
@@ -38,7 +45,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from import_csv import fresh_database, generate  # noqa: E402
+from import_csv import fresh_database, generate, postgres_server, psycopg_url  # noqa: E402
 
 # Run by the child process under valgrind: argv = code folder, CSV, database URL.
 CHILD = """
@@ -98,6 +105,7 @@ def main() -> None:
     parser.add_argument(
         "--code", type=Path, default=HERE.parent, help="a SalesDesk checkout (this one)"
     )
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt install valgrind).")
@@ -105,14 +113,32 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sdimpi-", dir="/tmp"))
     try:
         gen = generate(folder / "bench_leads.csv", args.rows)
-        url = f"sqlite:///{folder / 'import.db'}"
-        # Migrated with this checkout's code; --code only changes the import.
-        fresh_database(url).dispose()
         print(f"{gen.rows:,} rows ({gen.good:,} good), code: {args.code.resolve()}")
-        found = count(args.code.resolve(), gen.path, url, folder / "callgrind.out")
+        out = folder / "callgrind.out"
+        # Migrated with this checkout's code; --code only changes the import.
+        if args.engine == "postgresql":
+            with postgres_server() as server:
+                import psycopg
+
+                with psycopg.connect(server, autocommit=True) as admin:
+                    admin.execute("DROP DATABASE IF EXISTS import_instructions")
+                    admin.execute("CREATE DATABASE import_instructions")
+                url = psycopg_url(server, "import_instructions")
+                fresh_database(url).dispose()
+                found = count(args.code.resolve(), gen.path, url, out)
+        else:
+            url = f"sqlite:///{folder / 'import.db'}"
+            fresh_database(url).dispose()
+            found = count(args.code.resolve(), gen.path, url, out)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     whole = found["functools_reduce"]
+    if args.engine == "postgresql":
+        print(
+            f"instructions per row in this process (the client): {whole / gen.rows:,.0f}"
+            f"  (total: {whole:,}; the server's work is another process's, not counted)"
+        )
+        return
     sqlite = found.get("_pysqlite_query_execute", 0)
     print(
         f"instructions per row: import {whole / gen.rows:,.0f} = "
