@@ -16,7 +16,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import ColumnElement, String, bindparam, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 
@@ -27,7 +27,7 @@ def among(column: Any, values: Collection[str] | Collection[int], dialect: str) 
     payload = bindparam(None, json.dumps(listed), type_=String)
     if dialect == "postgresql":
         elements = func.json_array_elements_text(sql_cast(payload, postgresql.JSON))
-        value = elements.table_valued("value").c.value  # text
+        value: ColumnElement[Any] = elements.table_valued("value").c.value  # text
         if listed and isinstance(listed[0], int):
             value = sql_cast(value, column.type)
         return column.in_(select(value))
