@@ -37,11 +37,14 @@ stored values in one pass (:func:`import_row.to_row`), each batch's duplicate ch
 one query answered from the ``email_key`` / ``phone_key`` indexes alone, and
 :func:`leads.write_lead_values` writes with COPY (PostgreSQL) or one raw
 executemany of 62 rows to an INSERT (SQLite), in a batch whose SQLite page
-cache is raised for its own transaction. Reading and writing run on one thread on purpose: a writer
-thread was measured slower on SQLite, because sqlite3 releases the GIL for
-every row it steps and then waits for the reading thread to hand it back; on
-PostgreSQL, reading the next batch on a second thread while the server stores
-one was measured no faster.
+cache is raised for its own transaction. Reading and writing run one after
+the other on purpose. A storing thread was measured no faster, on SQLite
+even with a whole batch to a statement: each short statement of a batch
+hands Python's lock to the reading thread for up to a switch interval. On
+PostgreSQL, reading the next batch on a second thread while the server
+stored one was no faster either. A reading process (session 9) saved less
+than it lost handing the checked rows over: its queue thread waits for the
+reader's own Python lock for every chunk it sends.
 """
 
 from __future__ import annotations

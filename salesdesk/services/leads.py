@@ -240,14 +240,21 @@ def _reserve_lead_ids(session: Session, count: int) -> list[int]:
         name = session.scalar(select(func.pg_get_serial_sequence(Lead.__tablename__, "id")))
         # Fetched by psycopg itself: SQLAlchemy's handling of a result row cost ten
         # times the query, 0.4 s of client CPU per 100,000 ids (session 9).
-        driver = session.connection().connection.driver_connection
-        assert driver is not None
-        reserved = driver.execute(
-            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (name, count)
-        ).fetchall()
+        reserved = (
+            _psycopg(session)
+            .execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (name, count))
+            .fetchall()
+        )
         return sorted(lead_id for (lead_id,) in reserved)
     largest = session.scalar(select(func.max(Lead.id))) or 0
     return list(range(largest + 1, largest + count + 1))
+
+
+def _psycopg(session: Session) -> Any:
+    """The psycopg connection under the session's: for COPY, and fetches SQLAlchemy makes slow."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 def _timestamp_for_driver(session: Session, moment: datetime) -> str:
@@ -285,10 +292,8 @@ def _bulk_insert(
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        assert driver is not None
         with (
-            driver.cursor() as cursor,
+            _psycopg(session).cursor() as cursor,
             cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for row in rows:
