@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
 
-from salesdesk.db import CHECKPOINT_AFTER_PAGES, Database
+from salesdesk.db import CHECKPOINT_AFTER_PAGES, Database, _Checkpointer
 
 
 def _rules_in_file_alone(db_path: Path, tmp_path: Path) -> int:
@@ -27,17 +28,19 @@ def _write_rules(db: Database, first: int, count: int, size: int = 1) -> None:
         )
 
 
-def test_the_log_is_checkpointed_by_the_writer_that_took_it_past_the_limit(sqlite_db, tmp_path):
+def test_the_log_is_checkpointed_after_a_writer_took_it_past_the_limit(sqlite_db, tmp_path):
     path = Path(sqlite_db.engine.url.database)
     with sqlite3.connect(path) as lite:
         lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = _rules_in_file_alone(path, tmp_path)
 
     _write_rules(sqlite_db, 0, 10)
+    assert sqlite_db.wait_for_checkpoint()
     assert _rules_in_file_alone(path, tmp_path) == before  # a small write stays in the log
 
     # About 1.5x the limit in 4 KiB pages, in one transaction.
     _write_rules(sqlite_db, 10, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)
+    assert sqlite_db.wait_for_checkpoint()
     assert _rules_in_file_alone(path, tmp_path) == before + 10 + CHECKPOINT_AFTER_PAGES * 3 // 2
     with sqlite3.connect(path) as lite:
         busy, in_log, copied = lite.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -57,7 +60,38 @@ def test_the_log_shrinks_back_after_a_big_transaction(tmp_path, monkeypatch):
         log = Path(f"{path}-wal")
         _write_rules(database, 0, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)  # ~6 MB
         assert log.stat().st_size > 4 * 1024 * 1024
+        assert database.wait_for_checkpoint()
         _write_rules(database, 10_000, 1)  # the next writer starts the checkpointed log over
         assert log.stat().st_size <= 512 * 1024
     finally:
         database.dispose()
+
+
+def test_the_writer_does_not_wait_for_the_checkpoint(tmp_path, monkeypatch):
+    """The checkpoint runs on a thread of its own, and the write returns before it ends."""
+    path = tmp_path / "threads.db"
+    database = Database(f"sqlite:///{path}")
+    ran_on: list[threading.Thread] = []
+    release = threading.Event()
+    real = database._checkpoint
+
+    def slow_checkpoint() -> None:
+        ran_on.append(threading.current_thread())
+        release.wait(10)
+        real()
+
+    monkeypatch.setattr(database, "_checkpointer", _Checkpointer(slow_checkpoint))
+    try:
+        with database.write() as session:
+            session.execute(text("CREATE TABLE rules (key TEXT, value TEXT, updated_at TEXT)"))
+        _write_rules(database, 0, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)
+        # The write came back while its checkpoint is still held up.
+        assert not database.wait_for_checkpoint(timeout=0.2)
+        release.set()
+        assert database.wait_for_checkpoint()
+        assert ran_on and ran_on[0] is not threading.current_thread()
+        assert _rules_in_file_alone(path, tmp_path) == CHECKPOINT_AFTER_PAGES * 3 // 2
+    finally:
+        release.set()
+        database.dispose()
+    assert not ran_on[0].is_alive()  # dispose() stopped the thread
