@@ -25,12 +25,14 @@ Engine specifics live here and nowhere else:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sqlite3
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,7 +187,8 @@ class _Checkpointer:
     The checkpoint is ``PASSIVE``: it waits for no one, writers go on appending
     to the log meanwhile, and one that finds others in the way does what it
     can (the next one, or SQLite's own backstop, catches up). The thread is
-    started at the first ask in each process (a forked child gets its own).
+    started at the first ask in each process (a forked child gets its own),
+    and a process that exits first lets the checkpoint under way finish.
     """
 
     def __init__(self, checkpoint: Callable[[], None]) -> None:
@@ -208,6 +211,7 @@ class _Checkpointer:
                     target=self._serve, name="salesdesk-checkpoint", daemon=True
                 )
                 self._thread.start()
+                _STARTED.add(self)
             self._changed.notify_all()
 
     def wait(self, timeout: float = 10.0) -> bool:
@@ -216,7 +220,7 @@ class _Checkpointer:
             return self._changed.wait_for(lambda: not (self._asked or self._running), timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the thread after the checkpoint it is running, if any."""
+        """Stop the thread once the checkpoint running or asked for is done."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
@@ -228,19 +232,26 @@ class _Checkpointer:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._asked or self._closed)
-                if self._closed:
-                    self._asked = False
-                    self._changed.notify_all()
+                if not self._asked:  # closed, with nothing left to do
                     return
                 self._asked, self._running = False, True
-            try:
-                # Failing is harmless: the next ask, or SQLite's own backstop, catches up.
-                with contextlib.suppress(Exception):
-                    self._checkpoint()
-            finally:
-                with self._changed:
-                    self._running = False
-                    self._changed.notify_all()
+            # Failing is harmless: the next ask, or SQLite's own backstop, catches up.
+            with contextlib.suppress(Exception):
+                self._checkpoint()
+            with self._changed:
+                self._running = False
+                self._changed.notify_all()
+
+
+# Checkpointers with a thread, closed when the process exits (a command that never
+# disposes its Database), so that a checkpoint under way is not cut off.
+_STARTED: weakref.WeakSet[_Checkpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_checkpointers() -> None:
+    for checkpointer in list(_STARTED):
+        checkpointer.close()
 
 
 class Database:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -95,3 +97,35 @@ def test_the_writer_does_not_wait_for_the_checkpoint(tmp_path, monkeypatch):
         release.set()
         database.dispose()
     assert not ran_on[0].is_alive()  # dispose() stopped the thread
+
+
+def test_a_process_that_exits_without_closing_lets_its_checkpoint_finish(tmp_path):
+    """A command never disposes its Database: its last checkpoint still runs; it exits cleanly."""
+    path = tmp_path / "command.db"
+    script = f"""
+import atexit
+done = []
+atexit.register(lambda: print("checkpoints", len(done)))  # runs after SalesDesk's own hook
+
+from sqlalchemy import text
+from salesdesk.db import CHECKPOINT_AFTER_PAGES, Database
+
+real = Database._checkpoint
+def counted(self):
+    real(self)
+    done.append(1)
+Database._checkpoint = counted
+
+database = Database("sqlite:///{path}")
+with database.write() as session:
+    session.execute(text("CREATE TABLE rules (key TEXT, value TEXT, updated_at TEXT)"))
+with database.write() as session:
+    session.execute(
+        text("INSERT INTO rules VALUES (:k, :v, '2026-01-01')"),
+        [{{"k": str(n), "v": "x" * 3000}} for n in range(CHECKPOINT_AFTER_PAGES * 3 // 2)],
+    )
+"""
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == ""
+    assert ran.stdout.strip() == "checkpoints 1"
