@@ -187,8 +187,8 @@ class _Checkpointer:
     The checkpoint is ``PASSIVE``: it waits for no one, writers go on appending
     to the log meanwhile, and one that finds others in the way does what it
     can (the next one, or SQLite's own backstop, catches up). The thread is
-    started at the first ask in each process (a forked child gets its own),
-    and a process that exits first lets the checkpoint under way finish.
+    started at the first ask (a forked child starts its own), and a process
+    that exits first lets the checkpoint asked for finish.
     """
 
     def __init__(self, checkpoint: Callable[[], None]) -> None:
@@ -198,21 +198,31 @@ class _Checkpointer:
         self._running = False
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._pid = -1
 
     def ask(self) -> None:
         with self._changed:
             if self._closed:
                 return
             self._asked = True
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid, self._running = os.getpid(), False
-                self._thread = threading.Thread(
+            if self._thread is None or not self._thread.is_alive():
+                self._running = False
+                thread = threading.Thread(
                     target=self._serve, name="salesdesk-checkpoint", daemon=True
                 )
-                self._thread.start()
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: SQLite's own backstop remains
+                    self._asked = False
+                    return
+                self._thread = thread
                 _STARTED.add(self)
             self._changed.notify_all()
+
+    def forget_thread(self) -> None:
+        """In a forked child: the parent's thread and its lock state did not come along."""
+        self._changed = threading.Condition()
+        self._asked = self._running = False
+        self._thread = None
 
     def wait(self, timeout: float = 10.0) -> bool:
         """Until every checkpoint asked for so far has run; False if ``timeout`` passed first."""
@@ -224,7 +234,7 @@ class _Checkpointer:
         with self._changed:
             self._closed = True
             self._changed.notify_all()
-            thread = self._thread if self._pid == os.getpid() else None
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -254,6 +264,15 @@ def _close_checkpointers() -> None:
         checkpointer.close()
 
 
+def _forget_checkpoint_threads() -> None:
+    for checkpointer in list(_STARTED):
+        checkpointer.forget_thread()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_checkpoint_threads)
+
+
 class Database:
     """The shared database: an engine, a clock, and transactions.
 
@@ -272,7 +291,9 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock: _FairWriteLock | None = None
         self._log: _LogGauge | None = None
-        self._checkpointer = _Checkpointer(self._checkpoint)
+        self._checkpointer = _Checkpointer(_weak_call(self, Database._checkpoint))
+        # A Database dropped without dispose() still stops its checkpoint thread.
+        weakref.finalize(self, self._checkpointer.close)
         # Next's own connection and cursor per thread (PostgreSQL): see autocommit_cursor().
         self._own = threading.local()
         self._own_lock = threading.Lock()
@@ -345,7 +366,8 @@ class Database:
     def wait_for_checkpoint(self, timeout: float = 10.0) -> bool:
         """Until the checkpoints writers asked for have run (SQLite; at once elsewhere).
 
-        For tests and for anyone about to copy the database file by itself.
+        "Run", not "copied everything": a checkpoint that found a reader in the
+        way did what it could. For tests.
         """
         return self._checkpointer.wait(timeout)
 
@@ -486,6 +508,7 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        """Close every connection and stop the checkpoint thread: the end of this Database."""
         self._checkpointer.close()
         with self._own_lock:
             owned, self._owned = self._owned, []
@@ -493,6 +516,18 @@ class Database:
             with contextlib.suppress(Exception):
                 driver.close()
         self.engine.dispose()
+
+
+def _weak_call(owner: Any, method: Callable[[Any], None]) -> Callable[[], None]:
+    """``method(owner)`` while ``owner`` lives, without keeping it alive."""
+    ref = weakref.ref(owner)
+
+    def call() -> None:
+        alive = ref()
+        if alive is not None:
+            method(alive)
+
+    return call
 
 
 def _ping_after_idle(engine: Engine) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 from sqlalchemy import text
@@ -125,7 +128,57 @@ with database.write() as session:
         [{{"k": str(n), "v": "x" * 3000}} for n in range(CHECKPOINT_AFTER_PAGES * 3 // 2)],
     )
 """
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    quiet = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=quiet
+    )
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr == ""
     assert ran.stdout.strip() == "checkpoints 1"
+
+
+def test_a_database_dropped_without_dispose_stops_its_checkpoint_thread(tmp_path):
+    path = tmp_path / "dropped.db"
+    database = Database(f"sqlite:///{path}")
+    with database.write() as session:
+        session.execute(text("CREATE TABLE rules (key TEXT, value TEXT, updated_at TEXT)"))
+    _write_rules(database, 0, CHECKPOINT_AFTER_PAGES * 3 // 2, size=3000)
+    assert database.wait_for_checkpoint()
+    thread = database._checkpointer._thread
+    assert thread is not None and thread.is_alive()
+    gone = weakref.ref(database)
+    del database
+    gc.collect()
+    assert gone() is None  # the thread did not keep the Database alive
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_a_child_forked_during_a_checkpoint_does_not_wait_for_it():
+    release, started = threading.Event(), threading.Event()
+    ran: list[int] = []
+
+    def held_checkpoint() -> None:
+        started.set()
+        release.wait(10)
+        ran.append(os.getpid())
+
+    checkpointer = _Checkpointer(held_checkpoint)
+    checkpointer.ask()
+    assert started.wait(5)
+    pid = os.fork()  # while the parent's checkpoint runs
+    if pid == 0:
+        code = 1
+        try:
+            release.set()  # the child's copy of the event: the parent's thread is not here
+            if checkpointer.wait(timeout=1):  # nothing was asked in this process
+                checkpointer.ask()  # the child's own thread runs its own checkpoint
+                code = 0 if checkpointer.wait(timeout=5) and ran == [os.getpid()] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    assert checkpointer.wait()
+    checkpointer.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert ran == [os.getpid()]
