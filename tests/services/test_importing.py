@@ -187,10 +187,10 @@ def test_an_import_fills_every_field_and_keeps_unknown_columns(db, pool):
 
 
 def test_a_batch_of_many_rows_stores_each_lead_whole_with_its_own_event(db, pool, clock):
-    """On SQLite a batch goes in many rows to a statement (leads 62 at a time,
-    events 166): 400 rows make full statements and a shorter one for both
-    tables, and no value may slip to a neighbour's row across those seams, nor
-    an event to another lead. The batch's one timestamp is written as text made
+    """On SQLite a batch's leads go in 62 to a statement: 400 rows make full
+    statements and a shorter one, and no value may slip to a neighbour's row
+    across those seams. Each lead's event is made in SQL from its id, and
+    must name that lead. The batch's one timestamp is written as text made
     once for the driver: it must come back to the microsecond."""
     clock.now = datetime(2026, 3, 9, 14, 5, 7, 123456)
     rows = 400
